@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: MIT
+/// @file w3tp/w3tp.hpp
+/// The C++ API of w3tp: a shared worker pool that runs the completion routines of overlapped I/O on
+/// associated handles, as IIS's IHttpServer::AssociateWithThreadPool does, on every backend
+/// (IOCP on Windows, io_uring or epoll on Linux).
+#ifndef W3TP_W3TP_HPP
+#define W3TP_W3TP_HPP
+
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include "w3tp/export.h"
+#include "w3tp/httpserv.h"
+#include "w3tp/win32.h"
+
+namespace w3tp {
+
+/// The I/O backends. `automatic` picks the best one that starts on this machine.
+enum class backend { automatic, iocp, io_uring, epoll };
+
+/// "automatic", "iocp", "io_uring" or "epoll".
+W3TP_API std::string_view to_string(backend) noexcept;
+
+/// How a pool is built.
+struct pool_options {
+  /// Worker threads; 0 gives std::thread::hardware_concurrency(), at least 2.
+  unsigned threads = 0;
+  /// Cap on the threads that IncrementThreadCount may add; 0 gives 256, as IIS.
+  unsigned max_threads = 0;
+  /// The backend to use. With `automatic`, the environment variable W3TP_BACKEND
+  /// (auto, io_uring, epoll, iocp) chooses, then the best available one.
+  backend preferred = backend::automatic;
+  /// Called on the pool thread with the exception that a completion routine (or a task posted through
+  /// the executor) let escape. Empty (the default): w3tp prints the exception and calls
+  /// std::terminate, as IIS ends a worker process on an unhandled exception. When set, the pool
+  /// thread goes on with its next completion after the handler returns.
+  std::function<void(std::exception_ptr)> on_exception{};
+};
+
+class thread_pool;
+
+namespace detail {
+
+class pool_impl;
+
+/// A node of the pool's intrusive work queues (implementation detail).
+struct queue_node {
+  queue_node* next_ = nullptr;
+  std::uint32_t kind_ = 0;
+};
+
+/// A type-erased completion routine owned by an association (implementation detail).
+struct routine_base {
+  virtual ~routine_base() = default;
+  virtual void invoke(DWORD error, DWORD bytes, OVERLAPPED* overlapped) = 0;
+};
+
+template <class F>
+struct routine_holder final : routine_base {
+  template <class G>
+  explicit routine_holder(G&& g) : fn_(std::forward<G>(g)) {}
+  void invoke(DWORD error, DWORD bytes, OVERLAPPED* overlapped) override { fn_(error, bytes, overlapped); }
+  F fn_;
+};
+
+/// A function object posted through the executor (implementation detail). `complete_` runs the
+/// function when `run` is true, and in every case destroys the task.
+struct task_base : queue_node {
+  void (*complete_)(task_base* self, bool run) = nullptr;
+};
+
+template <class F>
+struct task_holder final : task_base {
+  template <class G>
+  explicit task_holder(G&& g) : fn_(std::forward<G>(g)) {
+    complete_ = [](task_base* self, bool run) {
+      std::unique_ptr<task_holder> owned(static_cast<task_holder*>(self));
+      if (run) owned->fn_();
+    };
+  }
+  F fn_;
+};
+
+}  // namespace detail
+
+/// A pool of worker threads that runs completion routines and posted work.
+class W3TP_API thread_pool {
+ public:
+  /// An executor that Boost.Asio accepts: `boost::asio::post(pool.get_executor(), f)` runs f on a
+  /// pool thread. Work given to a pool that is shut down is destroyed without running.
+  class executor_type {
+   public:
+    /// Runs f on a pool thread (never inside this call).
+    template <class F>
+    void execute(F&& f) const {
+      using task = detail::task_holder<std::decay_t<F>>;
+      pool_->submit_task(new task(std::forward<F>(f)));
+    }
+    /// The pool this executor submits to.
+    thread_pool& context() const noexcept { return *pool_; }
+    /// True on the pool's own threads.
+    bool running_in_this_thread() const noexcept;
+    friend bool operator==(const executor_type& a, const executor_type& b) noexcept { return a.pool_ == b.pool_; }
+    friend bool operator!=(const executor_type& a, const executor_type& b) noexcept { return a.pool_ != b.pool_; }
+
+   private:
+    friend class thread_pool;
+    explicit executor_type(thread_pool* pool) noexcept : pool_(pool) {}
+    thread_pool* pool_;
+  };
+
+  /// Starts the pool. Throws std::system_error, with a sentence that says why, when a backend asked
+  /// for by name cannot start on this machine.
+  explicit thread_pool(pool_options options = {});
+  /// Shuts the pool down (see shutdown()).
+  ~thread_pool();
+  thread_pool(const thread_pool&) = delete;
+  thread_pool& operator=(const thread_pool&) = delete;
+
+  /// The backend in use (never `automatic`).
+  backend active_backend() const noexcept;
+  /// Why `automatic` did not get its first choice, or "".
+  std::string_view fallback_reason() const noexcept;
+  /// The number of threads the pool runs now (base threads plus those added by IncrementThreadCount).
+  unsigned thread_count() const noexcept;
+
+  /// Binds an overlapped handle to this pool: its overlapped reads and writes complete by running
+  /// `routine` on a pool thread. S_OK, or an HRESULT that says why not (API.md, behaviour 1).
+  HRESULT associate(HANDLE handle, LPOVERLAPPED_COMPLETION_ROUTINE routine) noexcept;
+
+  /// As above, with any callable `void(DWORD error, DWORD bytes, OVERLAPPED*)`. The callable is
+  /// destroyed when the handle is closed and its last operation has completed.
+  template <class F,
+            class = std::enable_if_t<!std::is_convertible_v<F, LPOVERLAPPED_COMPLETION_ROUTINE> &&
+                                     std::is_invocable_v<std::decay_t<F>&, DWORD, DWORD, OVERLAPPED*>>>
+  HRESULT associate(HANDLE handle, F&& routine) {
+    return associate_routine(handle, new detail::routine_holder<std::decay_t<F>>(std::forward<F>(routine)));
+  }
+
+  /// Runs `routine(error, bytes, overlapped)` once on a pool thread. E_INVALIDARG for a NULL routine,
+  /// HRESULT_FROM_WIN32(ERROR_INVALID_STATE) after shutdown.
+  HRESULT post(LPOVERLAPPED_COMPLETION_ROUTINE routine, DWORD error, DWORD bytes, OVERLAPPED* overlapped) noexcept;
+
+  /// Refuses new work, cancels what would never finish by itself, waits until every routine that is
+  /// owed has run, then joins the threads. Idempotent; safe from a pool thread.
+  void shutdown();
+
+  /// The pool's Asio-compatible executor.
+  executor_type get_executor() noexcept { return executor_type(this); }
+
+  /// The IIS view of this pool.
+  IHttpServer& http_server() noexcept;
+
+  /// Implementation access for w3tp's own sources.
+  detail::pool_impl& impl() noexcept { return *impl_; }
+
+ private:
+  // Takes ownership of `routine` in every case.
+  HRESULT associate_routine(HANDLE handle, detail::routine_base* routine) noexcept;
+  // Takes ownership of `task` in every case.
+  void submit_task(detail::task_base* task) noexcept;
+
+  detail::pool_impl* impl_;
+};
+
+/// The IHttpServer view of a pool.
+W3TP_API IHttpServer& http_server(thread_pool& pool);
+
+/// The process-wide shared pool, started on first use with default options and shut down at exit.
+W3TP_API thread_pool& default_pool();
+
+#ifndef _WIN32
+/// POSIX only: wraps a descriptor that the application made (socket, pipe, file) in a HANDLE. The
+/// handle owns the descriptor from then on (CloseHandle closes it). An invalid descriptor gives
+/// INVALID_HANDLE_VALUE and ERROR_INVALID_HANDLE. The descriptor counts as opened for overlapped I/O.
+W3TP_API HANDLE adopt_fd(int fd);
+
+/// POSIX only: the descriptor behind a live handle, or -1.
+W3TP_API int native_fd(HANDLE handle);
+#endif
+
+}  // namespace w3tp
+
+#endif  // W3TP_W3TP_HPP

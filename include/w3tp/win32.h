@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file w3tp/win32.h
+ * The Win32 I/O vocabulary at global scope.
+ *
+ * On Windows this header is <windows.h> and nothing else. On POSIX systems it
+ * defines the same names with Windows' values and layouts, and declares the
+ * handful of I/O functions that w3tp implements (CreateFile, ReadFile,
+ * WriteFile, CloseHandle, CancelIo, CancelIoEx, GetOverlappedResult, ...).
+ * The header is valid C and C++.
+ */
+#ifndef W3TP_WIN32_H
+#define W3TP_WIN32_H
+
+#if defined(_WIN32)
+
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+#include <windows.h>
+
+#else /* POSIX */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <wchar.h>
+
+#include "w3tp/export.h"
+
+/* ---- Calling conventions and annotations (empty outside Windows) ---- */
+#ifndef WINAPI
+#define WINAPI
+#endif
+#ifndef CALLBACK
+#define CALLBACK
+#endif
+#ifndef IN
+#define IN
+#endif
+#ifndef OUT
+#define OUT
+#endif
+#ifndef VOID
+#define VOID void
+#endif
+
+/* ---- Types: Windows' sizes on LP64 (DWORD and LONG are 32 bits) ---- */
+typedef int BOOL;
+typedef unsigned char BOOLEAN;
+typedef unsigned char BYTE;
+typedef char CHAR;
+typedef wchar_t WCHAR; /* 32-bit UTF-32 on Linux: see README */
+typedef uint16_t WORD;
+typedef uint32_t DWORD;
+typedef int32_t LONG;
+typedef uint32_t ULONG;
+typedef intptr_t LONG_PTR;
+typedef uintptr_t ULONG_PTR;
+typedef ULONG_PTR DWORD_PTR;
+typedef ULONG_PTR SIZE_T;
+typedef LONG HRESULT;
+typedef void* HANDLE;
+typedef void* PVOID;
+typedef void* LPVOID;
+typedef const void* LPCVOID;
+typedef DWORD* LPDWORD;
+typedef CHAR* LPSTR;
+typedef const CHAR* LPCSTR;
+typedef const CHAR* PCSTR;
+typedef WCHAR* LPWSTR;
+typedef const WCHAR* LPCWSTR;
+typedef const WCHAR* PCWSTR;
+
+/** Windows' OVERLAPPED, member for member (32 bytes on 64-bit systems). */
+typedef struct _OVERLAPPED {
+  ULONG_PTR Internal;     /**< status: STATUS_PENDING while pending, then the final NTSTATUS-like code */
+  ULONG_PTR InternalHigh; /**< bytes transferred */
+  union {
+    struct {
+      DWORD Offset;     /**< low 32 bits of the file position */
+      DWORD OffsetHigh; /**< high 32 bits of the file position */
+    };
+    PVOID Pointer;
+  };
+  HANDLE hEvent;
+} OVERLAPPED, *LPOVERLAPPED;
+
+typedef struct _SECURITY_ATTRIBUTES {
+  DWORD nLength;
+  LPVOID lpSecurityDescriptor;
+  BOOL bInheritHandle;
+} SECURITY_ATTRIBUTES, *PSECURITY_ATTRIBUTES, *LPSECURITY_ATTRIBUTES;
+
+typedef VOID(WINAPI* LPOVERLAPPED_COMPLETION_ROUTINE)(DWORD dwErrorCode, DWORD dwNumberOfBytesTransfered,
+                                                      LPOVERLAPPED lpOverlapped);
+
+/* ---- Macros ---- */
+#define TRUE 1
+#define FALSE 0
+#define INVALID_HANDLE_VALUE ((HANDLE)(LONG_PTR)-1)
+#define INFINITE 0xFFFFFFFFu
+#define MAX_PATH 260
+#define UNREFERENCED_PARAMETER(P) ((void)(P))
+
+#ifdef UNICODE
+#define W3TP_TEXT_(quote) L##quote
+#else
+#define W3TP_TEXT_(quote) quote
+#endif
+#define TEXT(quote) W3TP_TEXT_(quote)
+
+#define S_OK ((HRESULT)0)
+#define S_FALSE ((HRESULT)1)
+#define E_NOTIMPL ((HRESULT)0x80004001L)
+#define E_POINTER ((HRESULT)0x80004003L)
+#define E_FAIL ((HRESULT)0x80004005L)
+#define E_OUTOFMEMORY ((HRESULT)0x8007000EL)
+#define E_INVALIDARG ((HRESULT)0x80070057L)
+#define SUCCEEDED(hr) (((HRESULT)(hr)) >= 0)
+#define FAILED(hr) (((HRESULT)(hr)) < 0)
+#define FACILITY_WIN32 7
+#define HRESULT_FROM_WIN32(x)                                                                                    \
+  ((HRESULT)(x) <= 0 ? ((HRESULT)(x))                                                                            \
+                     : ((HRESULT)(((DWORD)(x)&0x0000FFFFu) | ((DWORD)FACILITY_WIN32 << 16) | 0x80000000u)))
+
+/* Win32 error codes (winerror.h values). */
+#define ERROR_SUCCESS 0L
+#define NO_ERROR 0L
+#define ERROR_INVALID_FUNCTION 1L
+#define ERROR_FILE_NOT_FOUND 2L
+#define ERROR_PATH_NOT_FOUND 3L
+#define ERROR_TOO_MANY_OPEN_FILES 4L
+#define ERROR_ACCESS_DENIED 5L
+#define ERROR_INVALID_HANDLE 6L
+#define ERROR_NOT_ENOUGH_MEMORY 8L
+#define ERROR_OUTOFMEMORY 14L
+#define ERROR_WRITE_PROTECT 19L
+#define ERROR_NOT_READY 21L
+#define ERROR_SEEK 25L
+#define ERROR_WRITE_FAULT 29L
+#define ERROR_READ_FAULT 30L
+#define ERROR_GEN_FAILURE 31L
+#define ERROR_SHARING_VIOLATION 32L
+#define ERROR_HANDLE_EOF 38L
+#define ERROR_HANDLE_DISK_FULL 39L
+#define ERROR_NOT_SUPPORTED 50L
+#define ERROR_NETNAME_DELETED 64L
+#define ERROR_FILE_EXISTS 80L
+#define ERROR_INVALID_PARAMETER 87L
+#define ERROR_BROKEN_PIPE 109L
+#define ERROR_DISK_FULL 112L
+#define ERROR_INSUFFICIENT_BUFFER 122L
+#define ERROR_INVALID_NAME 123L
+#define ERROR_NEGATIVE_SEEK 131L
+#define ERROR_DIR_NOT_EMPTY 145L
+#define ERROR_BUSY 170L
+#define ERROR_ALREADY_EXISTS 183L
+#define ERROR_FILENAME_EXCED_RANGE 206L
+#define ERROR_PIPE_BUSY 231L
+#define ERROR_NO_DATA 232L
+#define ERROR_PIPE_NOT_CONNECTED 233L
+#define ERROR_MORE_DATA 234L
+#define WAIT_TIMEOUT 258L
+#define ERROR_DIRECTORY 267L
+#define ERROR_HANDLES_CLOSED 676L
+#define ERROR_OPERATION_ABORTED 995L
+#define ERROR_IO_INCOMPLETE 996L
+#define ERROR_IO_PENDING 997L
+#define ERROR_NOACCESS 998L
+#define ERROR_IO_DEVICE 1117L
+#define ERROR_NOT_FOUND 1168L
+#define ERROR_CONNECTION_REFUSED 1225L
+#define ERROR_CONNECTION_ABORTED 1236L
+#define ERROR_NO_SYSTEM_RESOURCES 1450L
+#define ERROR_TIMEOUT 1460L
+#define ERROR_INVALID_USER_BUFFER 1784L
+#define ERROR_NOT_ENOUGH_QUOTA 1816L
+#define ERROR_INVALID_STATE 5023L
+
+/* CreateFile arguments. */
+#define GENERIC_READ 0x80000000u
+#define GENERIC_WRITE 0x40000000u
+#define GENERIC_EXECUTE 0x20000000u
+#define GENERIC_ALL 0x10000000u
+#define FILE_SHARE_READ 0x00000001u
+#define FILE_SHARE_WRITE 0x00000002u
+#define FILE_SHARE_DELETE 0x00000004u
+#define CREATE_NEW 1u
+#define CREATE_ALWAYS 2u
+#define OPEN_EXISTING 3u
+#define OPEN_ALWAYS 4u
+#define TRUNCATE_EXISTING 5u
+#define FILE_ATTRIBUTE_READONLY 0x00000001u
+#define FILE_ATTRIBUTE_HIDDEN 0x00000002u
+#define FILE_ATTRIBUTE_NORMAL 0x00000080u
+#define FILE_ATTRIBUTE_TEMPORARY 0x00000100u
+#define FILE_FLAG_WRITE_THROUGH 0x80000000u
+#define FILE_FLAG_OVERLAPPED 0x40000000u
+#define FILE_FLAG_NO_BUFFERING 0x20000000u
+#define FILE_FLAG_RANDOM_ACCESS 0x10000000u
+#define FILE_FLAG_SEQUENTIAL_SCAN 0x08000000u
+#define FILE_FLAG_DELETE_ON_CLOSE 0x04000000u
+
+#define STATUS_SUCCESS ((DWORD)0x00000000L)
+#define STATUS_PENDING ((DWORD)0x00000103L)
+
+/* ---- Functions (implemented by w3tp, C linkage, Windows' signatures) ---- */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+W3TP_API HANDLE WINAPI CreateFileA(LPCSTR lpFileName, DWORD dwDesiredAccess, DWORD dwShareMode,
+                                   LPSECURITY_ATTRIBUTES lpSecurityAttributes, DWORD dwCreationDisposition,
+                                   DWORD dwFlagsAndAttributes, HANDLE hTemplateFile);
+W3TP_API HANDLE WINAPI CreateFileW(LPCWSTR lpFileName, DWORD dwDesiredAccess, DWORD dwShareMode,
+                                   LPSECURITY_ATTRIBUTES lpSecurityAttributes, DWORD dwCreationDisposition,
+                                   DWORD dwFlagsAndAttributes, HANDLE hTemplateFile);
+W3TP_API BOOL WINAPI ReadFile(HANDLE hFile, LPVOID lpBuffer, DWORD nNumberOfBytesToRead,
+                              LPDWORD lpNumberOfBytesRead, LPOVERLAPPED lpOverlapped);
+W3TP_API BOOL WINAPI WriteFile(HANDLE hFile, LPCVOID lpBuffer, DWORD nNumberOfBytesToWrite,
+                               LPDWORD lpNumberOfBytesWritten, LPOVERLAPPED lpOverlapped);
+W3TP_API BOOL WINAPI CloseHandle(HANDLE hObject);
+W3TP_API DWORD WINAPI GetLastError(void);
+W3TP_API VOID WINAPI SetLastError(DWORD dwErrCode);
+W3TP_API BOOL WINAPI CancelIo(HANDLE hFile);
+W3TP_API BOOL WINAPI CancelIoEx(HANDLE hFile, LPOVERLAPPED lpOverlapped);
+W3TP_API BOOL WINAPI GetOverlappedResult(HANDLE hFile, LPOVERLAPPED lpOverlapped,
+                                         LPDWORD lpNumberOfBytesTransferred, BOOL bWait);
+W3TP_API DWORD WINAPI GetCurrentThreadId(void);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#ifdef UNICODE
+#define CreateFile CreateFileW
+#else
+#define CreateFile CreateFileA
+#endif
+
+#endif /* POSIX */
+
+#endif /* W3TP_WIN32_H */

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: MIT
+#include "common/common.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <system_error>
+
+#include <fmt/format.h>
+
+namespace w3tp {
+
+std::string_view to_string(backend b) noexcept {
+  switch (b) {
+    case backend::automatic: return "automatic";
+    case backend::iocp: return "iocp";
+    case backend::io_uring: return "io_uring";
+    case backend::epoll: return "epoll";
+  }
+  return "unknown";
+}
+
+IHttpServer& http_server(thread_pool& pool) { return pool.http_server(); }
+
+thread_pool& default_pool() {
+  // Started on first use; destroyed (and so shut down) with the other statics at exit.
+  static thread_pool pool;
+  return pool;
+}
+
+namespace detail {
+
+std::optional<backend> parse_backend(std::string_view name) noexcept {
+  if (name == "auto" || name == "automatic" || name.empty()) return backend::automatic;
+  if (name == "io_uring" || name == "uring") return backend::io_uring;
+  if (name == "epoll") return backend::epoll;
+  if (name == "iocp") return backend::iocp;
+  return std::nullopt;
+}
+
+backend requested_backend(const pool_options& options) {
+  if (options.preferred != backend::automatic) return options.preferred;
+  const char* env = std::getenv("W3TP_BACKEND");
+  if (env == nullptr) return backend::automatic;
+  auto parsed = parse_backend(env);
+  if (!parsed)
+    throw std::system_error(EINVAL, std::generic_category(),
+                            fmt::format("W3TP_BACKEND='{}' names no backend (use auto, io_uring, epoll or iocp)", env));
+  return *parsed;
+}
+
+BOOL http_server_impl::IsCommandLineLaunch() const { return FALSE; }
+PCWSTR http_server_impl::GetAppPoolName() const { return L"w3tp"; }
+HRESULT http_server_impl::AssociateWithThreadPool(HANDLE hHandle, LPOVERLAPPED_COMPLETION_ROUTINE completionRoutine) {
+  return pool_->associate(hHandle, completionRoutine);
+}
+VOID http_server_impl::IncrementThreadCount() { increment_thread_count(*pool_); }
+VOID http_server_impl::DecrementThreadCount() { decrement_thread_count(*pool_); }
+VOID http_server_impl::ReportUnhealthy(PCWSTR, HRESULT) {}
+VOID http_server_impl::RecycleProcess(PCWSTR) {}
+IAppHostAdminManager* http_server_impl::GetAdminManager() const { return nullptr; }
+HRESULT http_server_impl::GetFileInfo(PCWSTR, HANDLE, PSID, PCWSTR, HANDLE, BOOL, IHttpFileInfo** ppFileInfo,
+                                      IHttpTraceContext*) {
+  if (ppFileInfo != nullptr) *ppFileInfo = nullptr;
+  return E_NOTIMPL;
+}
+HRESULT http_server_impl::FlushKernelCache(PCWSTR) { return E_NOTIMPL; }
+HRESULT http_server_impl::DoCacheOperation(CACHE_OPERATION, IHttpCacheKey*, IHttpCacheSpecificData** ppCacheSpecificData,
+                                           IHttpTraceContext*) {
+  if (ppCacheSpecificData != nullptr) *ppCacheSpecificData = nullptr;
+  return E_NOTIMPL;
+}
+GLOBAL_NOTIFICATION_STATUS http_server_impl::NotifyCustomNotification(ICustomNotificationProvider*) {
+  return GL_NOTIFICATION_CONTINUE;
+}
+IHttpPerfCounterInfo* http_server_impl::GetPerfCounterInfo() { return nullptr; }
+VOID http_server_impl::RecycleApplication(PCWSTR) {}
+VOID http_server_impl::NotifyConfigurationChange(PCWSTR) {}
+VOID http_server_impl::NotifyFileChange(PCWSTR) {}
+IDispensedHttpModuleContextContainer* http_server_impl::DispenseContainer() { return nullptr; }
+HRESULT http_server_impl::AddFragmentToCache(HTTP_DATA_CHUNK*, PCWSTR) { return E_NOTIMPL; }
+HRESULT http_server_impl::ReadFragmentFromCache(PCWSTR, BYTE*, DWORD, DWORD* pcbCopied) {
+  if (pcbCopied != nullptr) *pcbCopied = 0;
+  return E_NOTIMPL;
+}
+HRESULT http_server_impl::RemoveFragmentFromCache(PCWSTR) { return E_NOTIMPL; }
+HRESULT http_server_impl::GetWorkerProcessSettings(IWpfSettings** ppWorkerProcessSettings) {
+  if (ppWorkerProcessSettings != nullptr) *ppWorkerProcessSettings = nullptr;
+  return E_NOTIMPL;
+}
+HRESULT http_server_impl::GetProtocolManagerCustomInterface(PCWSTR, PCWSTR, DWORD, PVOID* ppCustomInterface) {
+  if (ppCustomInterface != nullptr) *ppCustomInterface = nullptr;
+  return E_NOTIMPL;
+}
+BOOL http_server_impl::SatisfiesPrecondition(PCWSTR, BOOL* pfUnknownPrecondition) const {
+  if (pfUnknownPrecondition != nullptr) *pfUnknownPrecondition = TRUE;
+  return FALSE;
+}
+IHttpTraceContext* http_server_impl::GetTraceContext() const { return nullptr; }
+HRESULT http_server_impl::RegisterFileChangeMonitor(PCWSTR, HANDLE, IHttpFileMonitor** ppFileMonitor) {
+  if (ppFileMonitor != nullptr) *ppFileMonitor = nullptr;
+  return E_NOTIMPL;
+}
+HRESULT http_server_impl::GetExtendedInterface(HTTP_SERVER_INTERFACE_VERSION, PVOID* ppInterface) {
+  if (ppInterface != nullptr) *ppInterface = nullptr;
+  return E_NOTIMPL;
+}
+
+}  // namespace detail
+}  // namespace w3tp
