@@ -33,8 +33,13 @@ class IHttpFileMonitor;
 struct HTTP_DATA_CHUNK;
 
 /// IIS's cache operations (httpserv.h values).
-enum CACHE_OPERATION { CACHE_OPERATION_RETRIEVE, CACHE_OPERATION_ADD, CACHE_OPERATION_DELETE,
-                       CACHE_OPERATION_FLUSH_PREFIX, CACHE_OPERATION_ENUM };
+enum CACHE_OPERATION {
+  CACHE_OPERATION_RETRIEVE,
+  CACHE_OPERATION_ADD,
+  CACHE_OPERATION_DELETE,
+  CACHE_OPERATION_FLUSH_PREFIX,
+  CACHE_OPERATION_ENUM
+};
 
 /// IIS's global notification status (httpserv.h values).
 enum GLOBAL_NOTIFICATION_STATUS { GL_NOTIFICATION_CONTINUE, GL_NOTIFICATION_HANDLED };
@@ -117,8 +122,16 @@ class IHttpServer {
 
 using IHttpServer = w3tp::IHttpServer;
 using w3tp::CACHE_OPERATION;
+using w3tp::CACHE_OPERATION_ADD;
+using w3tp::CACHE_OPERATION_DELETE;
+using w3tp::CACHE_OPERATION_ENUM;
+using w3tp::CACHE_OPERATION_FLUSH_PREFIX;
+using w3tp::CACHE_OPERATION_RETRIEVE;
+using w3tp::GL_NOTIFICATION_CONTINUE;
+using w3tp::GL_NOTIFICATION_HANDLED;
 using w3tp::GLOBAL_NOTIFICATION_STATUS;
 using w3tp::HTTP_DATA_CHUNK;
+using w3tp::HTTP_SERVER_INTERFACE_V2;
 using w3tp::HTTP_SERVER_INTERFACE_VERSION;
 using w3tp::IAppHostAdminManager;
 using w3tp::ICustomNotificationProvider;
@@ -130,13 +143,5 @@ using w3tp::IHttpFileMonitor;
 using w3tp::IHttpPerfCounterInfo;
 using w3tp::IHttpTraceContext;
 using w3tp::IWpfSettings;
-using w3tp::CACHE_OPERATION_ADD;
-using w3tp::CACHE_OPERATION_DELETE;
-using w3tp::CACHE_OPERATION_ENUM;
-using w3tp::CACHE_OPERATION_FLUSH_PREFIX;
-using w3tp::CACHE_OPERATION_RETRIEVE;
-using w3tp::GL_NOTIFICATION_CONTINUE;
-using w3tp::GL_NOTIFICATION_HANDLED;
-using w3tp::HTTP_SERVER_INTERFACE_V2;
 
 #endif  // W3TP_HTTPSERV_H

@@ -135,9 +135,8 @@ class W3TP_API thread_pool {
 
   /// As above, with any callable `void(DWORD error, DWORD bytes, OVERLAPPED*)`. The callable is
   /// destroyed when the handle is closed and its last operation has completed.
-  template <class F,
-            class = std::enable_if_t<!std::is_convertible_v<F, LPOVERLAPPED_COMPLETION_ROUTINE> &&
-                                     std::is_invocable_v<std::decay_t<F>&, DWORD, DWORD, OVERLAPPED*>>>
+  template <class F, class = std::enable_if_t<!std::is_convertible_v<F, LPOVERLAPPED_COMPLETION_ROUTINE> &&
+                                              std::is_invocable_v<std::decay_t<F>&, DWORD, DWORD, OVERLAPPED*>>>
   HRESULT associate(HANDLE handle, F&& routine) {
     return associate_routine(handle, new detail::routine_holder<std::decay_t<F>>(std::forward<F>(routine)));
   }

@@ -122,8 +122,8 @@ typedef VOID(WINAPI* LPOVERLAPPED_COMPLETION_ROUTINE)(DWORD dwErrorCode, DWORD d
 #define SUCCEEDED(hr) (((HRESULT)(hr)) >= 0)
 #define FAILED(hr) (((HRESULT)(hr)) < 0)
 #define FACILITY_WIN32 7
-#define HRESULT_FROM_WIN32(x)                                                                                    \
-  ((HRESULT)(x) <= 0 ? ((HRESULT)(x))                                                                            \
+#define HRESULT_FROM_WIN32(x)         \
+  ((HRESULT)(x) <= 0 ? ((HRESULT)(x)) \
                      : ((HRESULT)(((DWORD)(x)&0x0000FFFFu) | ((DWORD)FACILITY_WIN32 << 16) | 0x80000000u)))
 
 /* Win32 error codes (winerror.h values). */
@@ -218,8 +218,8 @@ W3TP_API HANDLE WINAPI CreateFileA(LPCSTR lpFileName, DWORD dwDesiredAccess, DWO
 W3TP_API HANDLE WINAPI CreateFileW(LPCWSTR lpFileName, DWORD dwDesiredAccess, DWORD dwShareMode,
                                    LPSECURITY_ATTRIBUTES lpSecurityAttributes, DWORD dwCreationDisposition,
                                    DWORD dwFlagsAndAttributes, HANDLE hTemplateFile);
-W3TP_API BOOL WINAPI ReadFile(HANDLE hFile, LPVOID lpBuffer, DWORD nNumberOfBytesToRead,
-                              LPDWORD lpNumberOfBytesRead, LPOVERLAPPED lpOverlapped);
+W3TP_API BOOL WINAPI ReadFile(HANDLE hFile, LPVOID lpBuffer, DWORD nNumberOfBytesToRead, LPDWORD lpNumberOfBytesRead,
+                              LPOVERLAPPED lpOverlapped);
 W3TP_API BOOL WINAPI WriteFile(HANDLE hFile, LPCVOID lpBuffer, DWORD nNumberOfBytesToWrite,
                                LPDWORD lpNumberOfBytesWritten, LPOVERLAPPED lpOverlapped);
 W3TP_API BOOL WINAPI CloseHandle(HANDLE hObject);
@@ -227,8 +227,8 @@ W3TP_API DWORD WINAPI GetLastError(void);
 W3TP_API VOID WINAPI SetLastError(DWORD dwErrCode);
 W3TP_API BOOL WINAPI CancelIo(HANDLE hFile);
 W3TP_API BOOL WINAPI CancelIoEx(HANDLE hFile, LPOVERLAPPED lpOverlapped);
-W3TP_API BOOL WINAPI GetOverlappedResult(HANDLE hFile, LPOVERLAPPED lpOverlapped,
-                                         LPDWORD lpNumberOfBytesTransferred, BOOL bWait);
+W3TP_API BOOL WINAPI GetOverlappedResult(HANDLE hFile, LPOVERLAPPED lpOverlapped, LPDWORD lpNumberOfBytesTransferred,
+                                         BOOL bWait);
 W3TP_API DWORD WINAPI GetCurrentThreadId(void);
 
 #ifdef __cplusplus

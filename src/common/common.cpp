@@ -64,8 +64,8 @@ HRESULT http_server_impl::GetFileInfo(PCWSTR, HANDLE, PSID, PCWSTR, HANDLE, BOOL
   return E_NOTIMPL;
 }
 HRESULT http_server_impl::FlushKernelCache(PCWSTR) { return E_NOTIMPL; }
-HRESULT http_server_impl::DoCacheOperation(CACHE_OPERATION, IHttpCacheKey*, IHttpCacheSpecificData** ppCacheSpecificData,
-                                           IHttpTraceContext*) {
+HRESULT http_server_impl::DoCacheOperation(CACHE_OPERATION, IHttpCacheKey*,
+                                           IHttpCacheSpecificData** ppCacheSpecificData, IHttpTraceContext*) {
   if (ppCacheSpecificData != nullptr) *ppCacheSpecificData = nullptr;
   return E_NOTIMPL;
 }

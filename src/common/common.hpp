@@ -38,8 +38,7 @@ class http_server_impl final : public IHttpServer {
                       IHttpTraceContext* pHttpTraceContext) override;
   HRESULT FlushKernelCache(PCWSTR pszUrl) override;
   HRESULT DoCacheOperation(CACHE_OPERATION cacheOperation, IHttpCacheKey* pCacheKey,
-                           IHttpCacheSpecificData** ppCacheSpecificData,
-                           IHttpTraceContext* pHttpTraceContext) override;
+                           IHttpCacheSpecificData** ppCacheSpecificData, IHttpTraceContext* pHttpTraceContext) override;
   GLOBAL_NOTIFICATION_STATUS NotifyCustomNotification(ICustomNotificationProvider* pCustomOutput) override;
   IHttpPerfCounterInfo* GetPerfCounterInfo() override;
   VOID RecycleApplication(PCWSTR pszAppConfigPath) override;

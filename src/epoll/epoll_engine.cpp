@@ -1,0 +1,420 @@
+// SPDX-License-Identifier: MIT
+// The epoll backend. Sockets, pipes and other pollable streams work by readiness: an operation is tried
+// when it is started (its result still goes through the pool, never inline) and waits in its handle's
+// FIFO (one per direction) only when the descriptor would block. Regular files cannot be polled: a read
+// is tried with preadv2(RWF_NOWAIT) (a page-cache hit completes at once), everything else runs as a
+// blocking call on a pool thread, which then runs the routine itself (one hop).
+//
+// One epoll instance serves every worker; registrations are edge-triggered and all I/O on a stream
+// happens under its handle's lock, so readiness seen by two workers at once is harmless and a routine
+// never sees EAGAIN.
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <new>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "posix/core.hpp"
+#include "posix/signals.hpp"
+
+namespace w3tp::posix {
+
+namespace {
+
+// epoll tags below 2^32 are the engine's own descriptors; handles always carry a generation above.
+constexpr std::uint64_t k_tag_wake = 1;
+constexpr std::uint64_t k_tag_stop = 2;
+constexpr std::uint64_t k_tag_timer = 3;
+constexpr DWORD k_again = 0xFFFFFFFFu;  // "would block": wait for readiness
+constexpr int k_max_events = 64;
+
+// handle_slot::backend_flags
+constexpr std::uint8_t bf_no_nowait_read = 1u << 0;  // preadv2(RWF_NOWAIT) unsupported on this file
+
+struct stream_state {
+  node_fifo rd;
+  node_fifo wr;
+};
+
+std::system_error sys_error(int err, const char* what) {
+  return std::system_error(err, std::generic_category(), fmt::format("epoll backend: {} failed", what));
+}
+
+class epoll_engine final : public engine {
+ public:
+  explicit epoll_engine(pool_impl& pool) : pool_(pool) {
+    epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epfd_ < 0) throw sys_error(errno, "epoll_create1");
+    wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (wake_fd_ < 0 || stop_fd_ < 0 || timer_fd_ < 0) {
+      int err = errno;
+      close_all();
+      throw sys_error(err, "eventfd/timerfd");
+    }
+    // Wakes and watchdog ticks are edge-triggered (one waiter each); the stop signal is level-triggered
+    // so that it reaches every waiter.
+    if (!add(wake_fd_, EPOLLIN | EPOLLET, k_tag_wake) || !add(stop_fd_, EPOLLIN, k_tag_stop) ||
+        !add(timer_fd_, EPOLLIN | EPOLLET, k_tag_timer)) {
+      int err = errno;
+      close_all();
+      throw sys_error(err, "epoll_ctl");
+    }
+  }
+  ~epoll_engine() override { close_all(); }
+
+  backend kind() const noexcept override { return backend::epoll; }
+
+  DWORD attach(handle_slot& h) noexcept override {
+    if (h.kind == object_kind::file) return ERROR_SUCCESS;
+    auto* st = new (std::nothrow) stream_state();
+    if (st == nullptr) return ERROR_NOT_ENOUGH_MEMORY;
+    struct epoll_event ev = {};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.u64 = reinterpret_cast<std::uintptr_t>(h.value());
+    if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, h.fd, &ev) != 0) {
+      int err = errno;
+      delete st;
+      // Not pollable (e.g. a character device without poll): served like a file, by blocking calls
+      // on pool threads.
+      if (err == EPERM) return ERROR_SUCCESS;
+      return win32_from_errno(err, h.kind);
+    }
+    h.backend = st;
+    h.flags |= hf_pollable;
+    return ERROR_SUCCESS;
+  }
+
+  void detach(handle_slot& h) noexcept override {
+    if ((h.flags & hf_pollable) == 0) return;
+    if (h.fd >= 0 && !stopped_.load(std::memory_order_acquire)) ::epoll_ctl(epfd_, EPOLL_CTL_DEL, h.fd, nullptr);
+    delete static_cast<stream_state*>(h.backend);
+    h.backend = nullptr;
+  }
+
+  bool close_early(handle_slot& h) noexcept override {
+    // A stream's I/O happens only under its lock, and every pending operation was just cancelled, so
+    // the descriptor can be closed now: the peer sees the close at once, not when the last routine ran.
+    if ((h.flags & hf_pollable) == 0 || h.fd < 0) return false;
+    if (!stopped_.load(std::memory_order_acquire)) ::epoll_ctl(epfd_, EPOLL_CTL_DEL, h.fd, nullptr);
+    ::close(h.fd);
+    h.fd = -1;
+    return true;
+  }
+
+  void submit(op_record& op) noexcept override {
+    handle_slot& h = *op.h;
+    if ((h.flags & hf_pollable) != 0) {
+      DWORD result;
+      {
+        small_lock lock(h.lock);
+        if (op.cancel_requested()) {
+          result = ERROR_OPERATION_ABORTED;
+        } else {
+          auto* st = static_cast<stream_state*>(h.backend);
+          node_fifo& q = op.code == op_code::read ? st->rd : st->wr;
+          result = q.empty() ? attempt(h, op) : k_again;
+          if (result == k_again) {
+            q.push(&op);
+            return;
+          }
+        }
+        finish_locked(op, result);
+      }
+      make_due(op);
+      return;
+    }
+    if (op.cancel_requested()) {
+      finish(op, ERROR_OPERATION_ABORTED);
+      make_due(op);
+      return;
+    }
+    if (op.code == op_code::read && h.kind == object_kind::file && (h.backend_flags & bf_no_nowait_read) == 0) {
+      // A page-cache hit completes here, at pread's cost; its routine still runs through the pool.
+      struct iovec iov = {op.buf, op.len};
+      ssize_t n = ::preadv2(h.fd, &iov, 1, static_cast<off_t>(op.offset), RWF_NOWAIT);
+      if (n >= 0 || (errno != EAGAIN && errno != EOPNOTSUPP && errno != EINTR)) {
+        DWORD result = read_result(h, op, n);
+        finish(op, result);
+        make_due(op);
+        return;
+      }
+      if (errno == EOPNOTSUPP) h.backend_flags |= bf_no_nowait_read;
+    }
+    op.kind_ = k_item_file_io;
+    pool_.sched().push(&op);
+  }
+
+  void cancel(op_record& op) noexcept override {
+    // Called with the handle's lock held. A stream operation waiting for readiness is taken out of its
+    // FIFO and completes now; a file operation completes when a pool thread reaches it (soon).
+    handle_slot& h = *op.h;
+    if ((h.flags & hf_pollable) == 0 || h.backend == nullptr) return;
+    auto* st = static_cast<stream_state*>(h.backend);
+    if (st->rd.remove(&op) || st->wr.remove(&op)) {
+      finish_locked(op, ERROR_OPERATION_ABORTED);
+      op.kind_ = k_item_done;
+      pool_.sched().push(&op);
+    }
+  }
+
+  void worker_start(worker&) override {}
+  void worker_stop(worker&) noexcept override {}
+
+  bool poll(worker& w, bool block) noexcept override {
+    struct epoll_event events[k_max_events];
+    int n = ::epoll_wait(epfd_, events, k_max_events, block ? -1 : 0);
+    if (n <= 0) return false;
+    bool reaped = false;
+    for (int i = 0; i < n; ++i) {
+      std::uint64_t tag = events[i].data.u64;
+      if (tag == k_tag_wake || tag == k_tag_stop) continue;
+      if (tag == k_tag_timer) {
+        std::uint64_t ticks;
+        [[maybe_unused]] ssize_t r = ::read(timer_fd_, &ticks, sizeof ticks);
+        watchdog_armed_.store(false, std::memory_order_release);
+        continue;
+      }
+      // A stale event for a handle closed since (even in this batch) finds nothing.
+      handle_slot* h = acquire_handle(reinterpret_cast<HANDLE>(static_cast<std::uintptr_t>(tag)));
+      if (h == nullptr) continue;
+      queue_node* first = nullptr;
+      queue_node* last = nullptr;
+      {
+        small_lock lock(h->lock);
+        if (auto* st = static_cast<stream_state*>(h->backend); st != nullptr && h->fd >= 0) {
+          std::uint32_t e = events[i].events;
+          if ((e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) drain(*h, st->rd, first, last);
+          if ((e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) drain(*h, st->wr, first, last);
+        }
+      }
+      release_handle(h);
+      for (queue_node* it = first; it != nullptr;) {
+        queue_node* next = it->next_;
+        pool_.sched().push_local(w, it);
+        reaped = true;
+        it = next;
+      }
+    }
+    return reaped;
+  }
+
+  void wake(worker*) noexcept override {
+    std::uint64_t one = 1;
+    int fd = pool_.sched().stopping() ? stop_fd_ : wake_fd_;
+    if (fd >= 0) [[maybe_unused]]
+      ssize_t r = ::write(fd, &one, sizeof one);
+  }
+
+  void arm_watchdog() noexcept override {
+    if (watchdog_armed_.exchange(true, std::memory_order_acq_rel)) return;
+    struct itimerspec its = {};
+    its.it_value.tv_nsec = 1'000'000;  // 1 ms
+    ::timerfd_settime(timer_fd_, 0, &its, nullptr);
+  }
+
+  void run_item(worker&, queue_node* n) noexcept override {
+    // k_item_file_io: a blocking file (or unpollable stream) operation, then its routine, on this thread.
+    auto& op = *static_cast<op_record*>(n);
+    DWORD result = op.cancel_requested() ? ERROR_OPERATION_ABORTED : blocking_io(*op.h, op);
+    finish(op, result);
+    deliver(op);
+  }
+
+  void stop() noexcept override {
+    stopped_.store(true, std::memory_order_release);
+    close_all();
+  }
+
+ private:
+  bool add(int fd, std::uint32_t events, std::uint64_t tag) noexcept {
+    struct epoll_event ev = {};
+    ev.events = events;
+    ev.data.u64 = tag;
+    return ::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) == 0;
+  }
+
+  void close_all() noexcept {
+    for (int* fd : {&timer_fd_, &stop_fd_, &wake_fd_, &epfd_}) {
+      if (*fd >= 0) ::close(*fd);
+      *fd = -1;
+    }
+  }
+
+  void make_due(op_record& op) noexcept {
+    op.kind_ = k_item_done;
+    pool_.sched().push(&op);
+  }
+
+  // Finishes the operations at the head of a FIFO that no longer block; collects them in first..last.
+  void drain(handle_slot& h, node_fifo& q, queue_node*& first, queue_node*& last) noexcept {
+    while (!q.empty()) {
+      auto& op = *static_cast<op_record*>(q.front());
+      DWORD result = attempt(h, op);
+      if (result == k_again) return;
+      q.pop();
+      finish_locked(op, result);
+      op.kind_ = k_item_done;
+      op.next_ = nullptr;
+      if (last != nullptr)
+        last->next_ = &op;
+      else
+        first = &op;
+      last = &op;
+    }
+  }
+
+  static DWORD read_result(const handle_slot& h, op_record& op, ssize_t n) noexcept {
+    if (n > 0) {
+      op.done = static_cast<std::uint32_t>(n);
+      return ERROR_SUCCESS;
+    }
+    if (n == 0) {
+      if (op.len == 0) return ERROR_SUCCESS;
+      switch (h.kind) {
+        case object_kind::file: return ERROR_HANDLE_EOF;
+        case object_kind::pipe: return ERROR_BROKEN_PIPE;
+        default: return ERROR_SUCCESS;  // a socket's orderly close: success with 0 bytes
+      }
+    }
+    return win32_from_errno(errno, h.kind);
+  }
+
+  // One non-blocking try of a stream operation, under the handle's lock: a result, or k_again.
+  DWORD attempt(handle_slot& h, op_record& op) noexcept {
+    if (op.code == op_code::read) {
+      if (op.len == 0) return zero_byte_read(h);
+      for (;;) {
+        ssize_t n;
+        if (h.kind == object_kind::socket) {
+          n = ::recv(h.fd, op.buf, op.len, MSG_DONTWAIT);
+        } else if ((h.flags & hf_nowait_off) == 0) {
+          struct iovec iov = {op.buf, op.len};
+          n = ::preadv2(h.fd, &iov, 1, -1, RWF_NOWAIT);
+          if (n < 0 && errno == EOPNOTSUPP) {
+            make_nonblocking(h);
+            continue;
+          }
+        } else {
+          n = ::read(h.fd, op.buf, op.len);
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) return k_again;
+        return read_result(h, op, n);
+      }
+    }
+    if (op.len == 0) return ERROR_SUCCESS;
+    while (op.done < op.len) {
+      ssize_t n;
+      char* p = op.buf + op.done;
+      std::size_t left = op.len - op.done;
+      if (h.kind == object_kind::socket) {
+        n = ::send(h.fd, p, left, MSG_DONTWAIT | MSG_NOSIGNAL);
+      } else {
+        // A pipe with no reader raises SIGPIPE in the writing thread: pool threads keep it blocked,
+        // an application thread blocks it around this write.
+        if (on_any_pool_thread()) {
+          n = pipe_write(h, p, left);
+          if (n < 0 && errno == EPIPE) drain_signal(SIGPIPE);
+        } else {
+          quiet_signals quiet;
+          n = pipe_write(h, p, left);
+        }
+        if (n < 0 && errno == EOPNOTSUPP) {
+          make_nonblocking(h);
+          continue;
+        }
+      }
+      if (n > 0) {
+        op.done += static_cast<std::uint32_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) return k_again;
+      return n == 0 ? ERROR_NO_DATA : win32_from_errno(errno, h.kind);
+    }
+    return ERROR_SUCCESS;
+  }
+
+  static ssize_t pipe_write(handle_slot& h, const char* p, std::size_t left) noexcept {
+    if ((h.flags & hf_nowait_off) != 0) return ::write(h.fd, p, left);
+    struct iovec iov = {const_cast<char*>(p), left};
+    return ::pwritev2(h.fd, &iov, 1, -1, RWF_NOWAIT);
+  }
+
+  // RWF_NOWAIT is not supported on this descriptor: fall back to O_NONBLOCK (which, unlike RWF_NOWAIT,
+  // is shared with every process that holds the same open file description).
+  static void make_nonblocking(handle_slot& h) noexcept {
+    int fl = ::fcntl(h.fd, F_GETFL);
+    if (fl >= 0) ::fcntl(h.fd, F_SETFL, fl | O_NONBLOCK);
+    h.flags |= hf_nowait_off;
+  }
+
+  // A zero-byte read waits for readability without consuming data (the IOCP idiom for sockets).
+  static DWORD zero_byte_read(handle_slot& h) noexcept {
+    struct pollfd p = {h.fd, POLLIN | POLLRDHUP, 0};
+    if (::poll(&p, 1, 0) <= 0) return k_again;
+    if ((p.revents & POLLIN) != 0) return ERROR_SUCCESS;
+    if (h.kind == object_kind::pipe && (p.revents & POLLHUP) != 0) return ERROR_BROKEN_PIPE;
+    if ((p.revents & POLLERR) != 0) {
+      int err = 0;
+      socklen_t len = sizeof err;
+      if (::getsockopt(h.fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0) return win32_from_errno(err, h.kind);
+    }
+    return ERROR_SUCCESS;
+  }
+
+  // A file operation (or one on a stream that cannot be polled), as a blocking call on a pool thread.
+  static DWORD blocking_io(handle_slot& h, op_record& op) noexcept {
+    const bool positioned = h.kind == object_kind::file;
+    if (op.code == op_code::read) {
+      for (;;) {
+        ssize_t n =
+            positioned ? ::pread(h.fd, op.buf, op.len, static_cast<off_t>(op.offset)) : ::read(h.fd, op.buf, op.len);
+        if (n < 0 && errno == EINTR) continue;
+        return read_result(h, op, n);
+      }
+    }
+    while (op.done < op.len) {
+      ssize_t n = positioned
+                      ? ::pwrite(h.fd, op.buf + op.done, op.len - op.done, static_cast<off_t>(op.offset + op.done))
+                      : ::write(h.fd, op.buf + op.done, op.len - op.done);
+      if (n > 0) {
+        op.done += static_cast<std::uint32_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      int err = n == 0 ? ENOSPC : errno;
+      if (err == EFBIG) drain_signal(SIGXFSZ);
+      if (err == EPIPE) drain_signal(SIGPIPE);
+      return win32_from_errno(err, h.kind);
+    }
+    return ERROR_SUCCESS;
+  }
+
+  pool_impl& pool_;
+  int epfd_ = -1;
+  int wake_fd_ = -1;
+  int stop_fd_ = -1;
+  int timer_fd_ = -1;
+  std::atomic<bool> watchdog_armed_{false};
+  std::atomic<bool> stopped_{false};
+};
+
+static_assert(backend_engine<epoll_engine>, "the epoll engine models the backend interface");
+
+}  // namespace
+
+std::unique_ptr<engine> make_epoll_engine(pool_impl& pool) { return std::make_unique<epoll_engine>(pool); }
+
+}  // namespace w3tp::posix

@@ -1,0 +1,381 @@
+// SPDX-License-Identifier: MIT
+// The POSIX front end: handle table, operation records, the backend (engine) interface, the worker
+// scheduler and the pool. Backends (src/epoll, src/uring) see only this header.
+#pragma once
+
+#include <atomic>
+#include <concepts>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/common.hpp"
+#include "posix/errors.hpp"
+#include "posix/sync.hpp"
+#include "w3tp/w3tp.hpp"
+
+namespace w3tp::detail {
+class pool_impl;
+}
+
+namespace w3tp::posix {
+
+using detail::pool_impl;
+using detail::queue_node;
+
+struct op_record;
+struct worker;
+class scheduler;
+
+// ---------------------------------------------------------------------------------------------
+// Handles
+
+/// Flags of a handle slot.
+enum handle_flag : std::uint8_t {
+  hf_overlapped = 1u << 0,  // opened with FILE_FLAG_OVERLAPPED, or adopted
+  hf_read = 1u << 1,        // opened for reading
+  hf_write = 1u << 2,       // opened for writing
+  hf_callable = 1u << 3,    // the routine is a detail::routine_base*, not a function pointer
+  hf_pollable = 1u << 4,    // a stream the backend waits on by readiness (epoll)
+  hf_nowait_off = 1u << 5,  // RWF_NOWAIT is not supported on this descriptor: O_NONBLOCK was set
+};
+
+/// One entry of the handle table; exactly one cache line. A HANDLE is (generation << 32 | index + 1),
+/// so a closed handle's value is never handed out again and a stale or forged value finds nothing.
+struct alignas(64) handle_slot {
+  // Bits 63..32: generation; bit 31: closed; bits 30..0: references (the open handle holds one,
+  // every pending operation and every API call in progress holds one).
+  std::atomic<std::uint64_t> state{0};
+  int fd = -1;
+  object_kind kind = object_kind::other;
+  std::uint8_t flags = 0;
+  std::uint8_t backend_flags = 0;  // owned by the engine
+  std::uint8_t reserved = 0;
+  std::atomic<pool_impl*> pool{nullptr};
+  union {
+    LPOVERLAPPED_COMPLETION_ROUTINE fn;
+    detail::routine_base* callable;
+  };
+  small_mutex lock;  // guards `pending` and the engine's per-handle queues
+  std::uint32_t index = 0;
+  op_record* pending = nullptr;  // doubly-linked list of the handle's pending operations
+  void* backend = nullptr;       // the engine's per-handle state
+
+  handle_slot() noexcept : fn(nullptr) {}
+  HANDLE value() const noexcept;
+};
+static_assert(sizeof(handle_slot) == 64, "a handle slot is one cache line");
+
+constexpr std::uint64_t k_closed_bit = 1ull << 31;
+constexpr std::uint64_t k_ref_mask = k_closed_bit - 1;
+
+/// Creates a slot for a descriptor with one reference (the open handle). nullptr when the table is full.
+handle_slot* create_handle(int fd, object_kind kind, std::uint8_t flags) noexcept;
+
+/// Looks a HANDLE up and takes a reference; nullptr for NULL, INVALID_HANDLE_VALUE, closed, stale or
+/// forged values.
+handle_slot* acquire_handle(HANDLE h) noexcept;
+
+/// Drops a reference; the last one of a closed handle closes the descriptor and frees the slot.
+void release_handle(handle_slot* slot) noexcept;
+
+/// Takes one more reference on a slot the caller already holds one on.
+inline void retain_handle(handle_slot* slot) noexcept { slot->state.fetch_add(1, std::memory_order_relaxed); }
+
+/// Calls f(slot) for every live slot (each with a reference held during the call).
+template <class F>
+void for_each_handle(F&& f);
+void for_each_handle_impl(void (*fn)(handle_slot*, void*), void* ctx);
+template <class F>
+void for_each_handle(F&& f) {
+  for_each_handle_impl([](handle_slot* s, void* ctx) { (*static_cast<F*>(ctx))(s); }, &f);
+}
+
+/// RAII reference on a handle slot.
+class handle_ref {
+ public:
+  explicit handle_ref(HANDLE h) noexcept : slot_(acquire_handle(h)) {}
+  ~handle_ref() {
+    if (slot_ != nullptr) release_handle(slot_);
+  }
+  handle_ref(const handle_ref&) = delete;
+  handle_ref& operator=(const handle_ref&) = delete;
+  handle_slot* get() const noexcept { return slot_; }
+  handle_slot* operator->() const noexcept { return slot_; }
+  explicit operator bool() const noexcept { return slot_ != nullptr; }
+
+ private:
+  handle_slot* slot_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Work items and operation records
+
+/// queue_node::kind_ values. Engines may use values from k_item_engine up.
+enum item_kind : std::uint32_t {
+  k_item_task = 1,     // detail::task_base from the executor
+  k_item_post = 2,     // op_record: post()
+  k_item_done = 3,     // op_record: completed I/O, run its routine
+  k_item_file_io = 4,  // op_record: blocking file I/O to do on a pool thread, then run its routine
+  k_item_engine = 16,
+};
+
+enum class op_code : std::uint8_t { read, write, post };
+
+/// Operation flags (atomic: set by CancelIoEx on another thread).
+enum op_flag : std::uint8_t {
+  of_cancel = 1u << 0,  // cancellation requested
+};
+
+/// One accepted operation (or post). Drawn from a free list; 88 bytes.
+struct op_record : queue_node {
+  OVERLAPPED* ov = nullptr;
+  handle_slot* h = nullptr;  // holds a reference; nullptr for posts
+  op_record* hprev = nullptr;
+  op_record* hnext = nullptr;
+  union {
+    char* buf;
+    LPOVERLAPPED_COMPLETION_ROUTINE post_fn;
+  };
+  std::uint32_t len = 0;
+  std::uint32_t done = 0;  // bytes transferred so far (the final count once finished)
+  std::uint64_t offset = 0;
+  std::uint32_t starter = 0;  // thread id that started it (for CancelIo)
+  op_code code = op_code::read;
+  std::atomic<std::uint8_t> flags{0};
+  std::uint16_t home = 0;  // engine's choice (e.g. the ring that owns it)
+  DWORD error = ERROR_SUCCESS;
+
+  op_record() noexcept : buf(nullptr) {}
+  bool cancel_requested() const noexcept { return (flags.load(std::memory_order_acquire) & of_cancel) != 0; }
+};
+
+op_record* alloc_op() noexcept;
+void free_op(op_record* op) noexcept;
+
+/// Records the result of a pending operation: unlinks it from its handle's pending list, fills the
+/// OVERLAPPED (InternalHigh, then Internal) and wakes GetOverlappedResult waiters. The caller holds
+/// the handle's lock. After this the operation can no longer be cancelled; its routine is still owed.
+void finish_locked(op_record& op, DWORD error) noexcept;
+
+/// As finish_locked, taking the handle's lock itself.
+void finish(op_record& op, DWORD error) noexcept;
+
+/// Runs the routine of a finished operation on the current pool thread and retires the operation.
+void deliver(op_record& op) noexcept;
+
+// ---------------------------------------------------------------------------------------------
+// Engines (backends)
+
+/// Per-thread state of a pool thread.
+struct worker {
+  scheduler* sched = nullptr;
+  unsigned index = 0;
+  bool extra = false;  // added by IncrementThreadCount
+  std::atomic<bool> in_routine{false};
+  std::atomic<bool> idle{false};
+  std::atomic<bool> exited{false};
+  small_mutex lock;  // guards local
+  node_fifo local;   // items due on this worker; idle workers steal from here
+  std::atomic<unsigned> local_size{0};
+  void* engine_state = nullptr;  // e.g. the worker's io_uring ring
+  std::thread thread;
+};
+
+/// What a backend provides. Every engine is a final class deriving from `engine`; `backend_engine`
+/// checks each one at compile time, and the pool selects one at run time.
+class engine {
+ public:
+  virtual ~engine() = default;
+  /// Which backend this is.
+  virtual backend kind() const noexcept = 0;
+  /// Prepares a handle at association (e.g. registers it with epoll). ERROR_SUCCESS or a Win32 error.
+  virtual DWORD attach(handle_slot& h) noexcept = 0;
+  /// Undoes attach; called once, at the handle's final release, before its descriptor is closed.
+  virtual void detach(handle_slot& h) noexcept = 0;
+  /// Called by CloseHandle with the handle's lock held, after its pending operations were asked to
+  /// cancel. Returns true if the engine closed the descriptor itself (then fd is -1).
+  virtual bool close_early(handle_slot& h) noexcept = 0;
+  /// Starts an accepted operation (the handle's lock is not held). The engine guarantees that it
+  /// finishes exactly once (finish/finish_locked) and that its routine is then delivered.
+  virtual void submit(op_record& op) noexcept = 0;
+  /// Asks a pending operation to complete with ERROR_OPERATION_ABORTED; the handle's lock is held.
+  virtual void cancel(op_record& op) noexcept = 0;
+  /// Called on each pool thread when it starts and before it exits.
+  virtual void worker_start(worker& w) = 0;
+  virtual void worker_stop(worker& w) noexcept = 0;
+  /// Reaps completions for this worker (pushing due items with scheduler::push_local). When `block`
+  /// is true, waits until something happens or wake() is called. Returns true if it reaped anything.
+  virtual bool poll(worker& w, bool block) noexcept = 0;
+  /// Wakes an idle worker blocked in poll (the given one if the engine can target it).
+  virtual void wake(worker* w) noexcept = 0;
+  /// Makes some idle worker wake within about a millisecond, to steal work queued behind a busy one.
+  virtual void arm_watchdog() noexcept = 0;
+  /// Runs an engine-specific item (kind_ >= k_item_engine).
+  virtual void run_item(worker& w, queue_node* n) noexcept = 0;
+  /// Releases the engine's resources after every worker has exited.
+  virtual void stop() noexcept = 0;
+};
+
+template <class E>
+concept backend_engine = std::derived_from<E, engine> && std::is_final_v<E> &&
+    requires(E& e, const E& ce, handle_slot& h, op_record& op, worker& w, queue_node* n) {
+  { ce.kind() }
+  noexcept->std::same_as<backend>;
+  { e.attach(h) }
+  noexcept->std::same_as<DWORD>;
+  { e.detach(h) }
+  noexcept;
+  { e.close_early(h) }
+  noexcept->std::same_as<bool>;
+  { e.submit(op) }
+  noexcept;
+  { e.cancel(op) }
+  noexcept;
+  {e.worker_start(w)};
+  { e.worker_stop(w) }
+  noexcept;
+  { e.poll(w, true) }
+  noexcept->std::same_as<bool>;
+  { e.wake(&w) }
+  noexcept;
+  { e.arm_watchdog() }
+  noexcept;
+  { e.run_item(w, n) }
+  noexcept;
+  { e.stop() }
+  noexcept;
+};
+
+/// True on any w3tp pool thread (they keep SIGPIPE and SIGXFSZ blocked).
+bool on_any_pool_thread() noexcept;
+
+/// Engine factories; each throws std::system_error (with a sentence) when its backend cannot start.
+std::unique_ptr<engine> make_epoll_engine(pool_impl& pool);
+#ifdef W3TP_HAVE_IO_URING
+std::unique_ptr<engine> make_uring_engine(pool_impl& pool);
+/// Probes io_uring once per process: "" when usable, else why not.
+const std::string& uring_unavailable_reason();
+#endif
+
+// ---------------------------------------------------------------------------------------------
+// Scheduler
+
+/// The pool's threads and queues: every worker has a local FIFO (items made on that thread, and
+/// completions it reaped), there is one global FIFO for items from other threads, and an idle worker
+/// steals from busy ones, so no due item waits behind a routine that blocks while a thread is idle.
+class scheduler {
+ public:
+  scheduler(pool_impl& pool, unsigned base_threads, unsigned max_threads);
+  ~scheduler();
+
+  void start(engine& e);
+  /// Makes an item due: on a pool thread of this pool it goes to that worker's local FIFO, otherwise
+  /// to the global FIFO and an idle worker is woken.
+  void push(queue_node* n) noexcept;
+  /// Makes an item due on worker w (which must be the calling thread's).
+  void push_local(worker& w, queue_node* n) noexcept;
+  /// One more / one fewer thread (IIS's IncrementThreadCount / DecrementThreadCount).
+  void add_thread() noexcept;
+  void remove_thread() noexcept;
+  unsigned thread_count() const noexcept { return active_.load(std::memory_order_relaxed); }
+  /// Stops and joins every worker (the calling one, if it is a worker, is detached instead).
+  void stop() noexcept;
+  /// The calling thread's worker if it belongs to this scheduler.
+  worker* current() const noexcept;
+  unsigned idle_count() const noexcept { return idle_.load(std::memory_order_seq_cst); }
+  bool stopping() const noexcept { return stop_.load(std::memory_order_acquire); }
+
+ private:
+  void spawn(unsigned slot, bool extra);
+  void run(worker& w);
+  void run_item(worker& w, queue_node* n) noexcept;
+  queue_node* pop_local(worker& w) noexcept;
+  queue_node* pop_global() noexcept;
+  queue_node* steal(worker& self) noexcept;
+  bool work_visible(const worker& self) const noexcept;
+  void wake_idle() noexcept;
+
+  pool_impl& pool_;
+  engine* engine_ = nullptr;
+  unsigned base_;
+  unsigned max_;
+  std::unique_ptr<worker[]> workers_;  // max_ slots; a slot is live while its thread runs
+  std::atomic<unsigned> slots_used_{0};
+  std::atomic<unsigned> active_{0};
+  std::atomic<unsigned> target_{0};
+  std::atomic<unsigned> idle_{0};
+  std::atomic<bool> stop_{false};
+  std::mutex threads_mu_;  // spawning and joining
+  alignas(64) small_mutex global_mu_;
+  node_fifo global_;
+  std::atomic<unsigned> global_size_{0};
+};
+
+}  // namespace w3tp::posix
+
+namespace w3tp::detail {
+
+/// The POSIX pool. Reference counted: the thread_pool object, every running worker thread and every
+/// associated handle hold a reference, so a pool destroyed from its own routine stays valid until its
+/// last thread has left it.
+class pool_impl {
+ public:
+  pool_impl(thread_pool& owner, pool_options options);
+  ~pool_impl();
+
+  void retain() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  backend kind() const noexcept { return engine_->kind(); }
+  std::string_view fallback_reason() const noexcept { return fallback_reason_; }
+  posix::engine& eng() noexcept { return *engine_; }
+  posix::scheduler& sched() noexcept { return *sched_; }
+  IHttpServer& http() noexcept { return http_; }
+  const pool_options& options() const noexcept { return options_; }
+
+  /// Accounts for one more owed routine; false (and nothing owed) once shutdown has begun.
+  bool enter() noexcept;
+  /// One owed routine has run (or an owed item was dropped).
+  void leave() noexcept;
+  bool accepting() const noexcept { return state_.load(std::memory_order_seq_cst) == k_running; }
+
+  HRESULT associate(HANDLE h, LPOVERLAPPED_COMPLETION_ROUTINE fn, routine_base* callable) noexcept;
+  HRESULT post(LPOVERLAPPED_COMPLETION_ROUTINE fn, DWORD error, DWORD bytes, OVERLAPPED* ov) noexcept;
+  void submit_task(task_base* t) noexcept;
+  void shutdown();
+
+  /// Runs a user callback with the pool's exception policy.
+  template <class F>
+  void guarded(F&& f) noexcept {
+    try {
+      f();
+    } catch (...) {
+      on_exception(std::current_exception());
+    }
+  }
+
+ private:
+  void on_exception(std::exception_ptr e) noexcept;
+
+  enum : int { k_running = 0, k_stopping = 1, k_stopped = 2 };
+
+  std::atomic<long> refs_{1};
+  pool_options options_;
+  std::string fallback_reason_;
+  std::unique_ptr<posix::engine> engine_;
+  std::unique_ptr<posix::scheduler> sched_;
+  http_server_impl http_;
+  std::atomic<int> state_{k_running};
+  std::atomic<std::uint64_t> outstanding_{0};
+  std::mutex shutdown_mu_;
+  std::condition_variable shutdown_cv_;
+};
+
+}  // namespace w3tp::detail

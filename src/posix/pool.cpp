@@ -1,0 +1,544 @@
+// SPDX-License-Identifier: MIT
+// The POSIX pool: backend selection, owed-routine accounting, shutdown, the scheduler that runs the
+// pool's threads, and thread_pool's members.
+#include <pthread.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "posix/core.hpp"
+
+namespace w3tp::posix {
+
+namespace {
+thread_local worker* t_worker = nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations
+
+void finish_locked(op_record& op, DWORD error) noexcept {
+  handle_slot* h = op.h;
+  if (op.hprev != nullptr)
+    op.hprev->hnext = op.hnext;
+  else
+    h->pending = op.hnext;
+  if (op.hnext != nullptr) op.hnext->hprev = op.hprev;
+  op.hprev = op.hnext = nullptr;
+  op.error = error;
+  OVERLAPPED* ov = op.ov;
+  ov->InternalHigh = op.done;
+  std::atomic_ref<ULONG_PTR> status(ov->Internal);
+  status.store(status_from_win32(error), std::memory_order_release);
+  status.notify_all();
+}
+
+void finish(op_record& op, DWORD error) noexcept {
+  small_lock lock(op.h->lock);
+  finish_locked(op, error);
+}
+
+void deliver(op_record& op) noexcept {
+  handle_slot* h = op.h;
+  pool_impl* pool = h->pool.load(std::memory_order_relaxed);
+  worker* w = t_worker;
+  DWORD error = op.error;
+  DWORD bytes = op.done;
+  OVERLAPPED* ov = op.ov;
+  if (w != nullptr) w->in_routine.store(true, std::memory_order_relaxed);
+  if ((h->flags & hf_callable) != 0) {
+    detail::routine_base* r = h->callable;
+    pool->guarded([&] { r->invoke(error, bytes, ov); });
+  } else {
+    LPOVERLAPPED_COMPLETION_ROUTINE fn = h->fn;
+    pool->guarded([&] { fn(error, bytes, ov); });
+  }
+  if (w != nullptr) w->in_routine.store(false, std::memory_order_relaxed);
+  // The pool outlives this call: the worker thread running it holds a reference.
+  release_handle(h);
+  free_op(&op);
+  pool->leave();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scheduler
+
+scheduler::scheduler(pool_impl& pool, unsigned base_threads, unsigned max_threads)
+    : pool_(pool), base_(base_threads), max_(max_threads), workers_(new worker[max_threads]) {}
+
+scheduler::~scheduler() = default;
+
+void scheduler::start(engine& e) {
+  engine_ = &e;
+  std::lock_guard lock(threads_mu_);
+  target_.store(base_, std::memory_order_relaxed);
+  for (unsigned i = 0; i < base_; ++i) spawn(i, false);
+}
+
+void scheduler::spawn(unsigned slot, bool extra) {
+  worker& w = workers_[slot];
+  if (w.thread.joinable()) w.thread.join();
+  w.sched = this;
+  w.index = slot;
+  w.extra = extra;
+  w.in_routine.store(false, std::memory_order_relaxed);
+  w.idle.store(false, std::memory_order_relaxed);
+  w.exited.store(false, std::memory_order_relaxed);
+  active_.fetch_add(1, std::memory_order_relaxed);
+  unsigned used = slots_used_.load(std::memory_order_relaxed);
+  while (used < slot + 1 && !slots_used_.compare_exchange_weak(used, slot + 1, std::memory_order_release)) {
+  }
+  pool_.retain();
+  try {
+    w.thread = std::thread([this, &w] {
+      // w3tp's threads never take SIGPIPE or SIGXFSZ: Windows has neither, and a write to a pipe with
+      // no reader or past RLIMIT_FSIZE must complete with an error instead (EPIPE / EFBIG).
+      sigset_t set;
+      sigemptyset(&set);
+      sigaddset(&set, SIGPIPE);
+      sigaddset(&set, SIGXFSZ);
+      pthread_sigmask(SIG_BLOCK, &set, nullptr);
+      char name[16];
+      std::snprintf(name, sizeof name, "w3tp-worker-%u", w.index);
+      pthread_setname_np(pthread_self(), name);
+      pool_impl& pool = pool_;
+      run(w);
+      pool.release();
+    });
+  } catch (...) {
+    active_.fetch_sub(1, std::memory_order_relaxed);
+    w.exited.store(true, std::memory_order_relaxed);
+    pool_.release();
+    throw;
+  }
+}
+
+bool on_any_pool_thread() noexcept { return t_worker != nullptr; }
+
+worker* scheduler::current() const noexcept {
+  worker* w = t_worker;
+  return (w != nullptr && w->sched == this) ? w : nullptr;
+}
+
+void scheduler::push_local(worker& w, queue_node* n) noexcept {
+  unsigned size;
+  {
+    small_lock lock(w.lock);
+    w.local.push(n);
+    size = w.local_size.fetch_add(1, std::memory_order_relaxed) + 1;
+  }
+  if (idle_.load(std::memory_order_seq_cst) == 0) return;
+  if (size > 1) {
+    // More than one item is due here and a thread is idle: let it take some now.
+    wake_idle();
+  } else if (w.in_routine.load(std::memory_order_relaxed)) {
+    // Due behind a routine that may run long: make sure an idle thread looks soon.
+    engine_->arm_watchdog();
+  }
+}
+
+void scheduler::push(queue_node* n) noexcept {
+  if (worker* w = current(); w != nullptr && !w->exited.load(std::memory_order_relaxed)) {
+    push_local(*w, n);
+    return;
+  }
+  {
+    small_lock lock(global_mu_);
+    global_.push(n);
+    global_size_.fetch_add(1, std::memory_order_seq_cst);
+  }
+  wake_idle();
+}
+
+void scheduler::wake_idle() noexcept {
+  if (idle_.load(std::memory_order_seq_cst) == 0) return;
+  unsigned used = slots_used_.load(std::memory_order_acquire);
+  for (unsigned i = 0; i < used; ++i) {
+    if (workers_[i].idle.load(std::memory_order_relaxed)) {
+      engine_->wake(&workers_[i]);
+      return;
+    }
+  }
+  engine_->wake(nullptr);
+}
+
+queue_node* scheduler::pop_local(worker& w) noexcept {
+  if (w.local_size.load(std::memory_order_relaxed) == 0) return nullptr;
+  small_lock lock(w.lock);
+  queue_node* n = w.local.pop();
+  if (n != nullptr) w.local_size.fetch_sub(1, std::memory_order_relaxed);
+  return n;
+}
+
+queue_node* scheduler::pop_global() noexcept {
+  if (global_size_.load(std::memory_order_seq_cst) == 0) return nullptr;
+  queue_node* n;
+  unsigned left;
+  {
+    small_lock lock(global_mu_);
+    n = global_.pop();
+    if (n == nullptr) return nullptr;
+    left = global_size_.fetch_sub(1, std::memory_order_seq_cst) - 1;
+  }
+  // Several items came in from outside: wake the next idle thread too (each wake wakes one).
+  if (left > 0) wake_idle();
+  return n;
+}
+
+queue_node* scheduler::steal(worker& self) noexcept {
+  unsigned used = slots_used_.load(std::memory_order_acquire);
+  for (unsigned k = 1; k <= used; ++k) {
+    worker& v = workers_[(self.index + k) % used];
+    if (&v == &self || v.local_size.load(std::memory_order_relaxed) == 0) continue;
+    if (!v.lock.try_lock()) continue;
+    queue_node* n = v.local.pop();
+    if (n != nullptr) v.local_size.fetch_sub(1, std::memory_order_relaxed);
+    v.lock.unlock();
+    if (n != nullptr) return n;
+  }
+  return nullptr;
+}
+
+bool scheduler::work_visible(const worker& self) const noexcept {
+  if (global_size_.load(std::memory_order_seq_cst) != 0) return true;
+  unsigned used = slots_used_.load(std::memory_order_acquire);
+  for (unsigned i = 0; i < used; ++i)
+    if (&workers_[i] != &self && workers_[i].local_size.load(std::memory_order_seq_cst) != 0) return true;
+  return self.local_size.load(std::memory_order_relaxed) != 0;
+}
+
+void scheduler::run_item(worker& w, queue_node* n) noexcept {
+  switch (n->kind_) {
+    case k_item_task: {
+      auto* t = static_cast<detail::task_base*>(n);
+      w.in_routine.store(true, std::memory_order_relaxed);
+      pool_.guarded([t] { t->complete_(t, true); });
+      w.in_routine.store(false, std::memory_order_relaxed);
+      pool_.leave();
+      break;
+    }
+    case k_item_post: {
+      auto* op = static_cast<op_record*>(n);
+      LPOVERLAPPED_COMPLETION_ROUTINE fn = op->post_fn;
+      DWORD error = op->error, bytes = op->done;
+      OVERLAPPED* ov = op->ov;
+      free_op(op);
+      w.in_routine.store(true, std::memory_order_relaxed);
+      pool_.guarded([&] { fn(error, bytes, ov); });
+      w.in_routine.store(false, std::memory_order_relaxed);
+      pool_.leave();
+      break;
+    }
+    case k_item_done: deliver(*static_cast<op_record*>(n)); break;
+    default: engine_->run_item(w, n); break;
+  }
+}
+
+void scheduler::run(worker& w) {
+  t_worker = &w;
+  engine_->worker_start(w);
+  unsigned tick = 0;
+  for (;;) {
+    queue_node* n = pop_local(w);
+    if (n == nullptr) n = pop_global();
+    if (n == nullptr && engine_->poll(w, false)) n = pop_local(w);
+    if (n == nullptr) n = steal(w);
+    if (n != nullptr) {
+      run_item(w, n);
+      // Under a steady stream of local work, still reap I/O now and then.
+      if ((++tick & 63u) == 0) engine_->poll(w, false);
+      continue;
+    }
+    if (stop_.load(std::memory_order_acquire)) break;
+    if (w.extra) {
+      // DecrementThreadCount: an extra thread leaves once it is idle.
+      unsigned a = active_.load(std::memory_order_relaxed);
+      if (a > target_.load(std::memory_order_relaxed) &&
+          active_.compare_exchange_strong(a, a - 1, std::memory_order_acq_rel)) {
+        w.exited.store(true, std::memory_order_release);
+        break;
+      }
+    }
+    w.idle.store(true, std::memory_order_seq_cst);
+    idle_.fetch_add(1, std::memory_order_seq_cst);
+    if (!work_visible(w) && !stop_.load(std::memory_order_seq_cst)) engine_->poll(w, true);
+    idle_.fetch_sub(1, std::memory_order_seq_cst);
+    w.idle.store(false, std::memory_order_relaxed);
+  }
+  engine_->worker_stop(w);
+  t_worker = nullptr;
+}
+
+void scheduler::add_thread() noexcept {
+  std::lock_guard lock(threads_mu_);
+  if (stop_.load(std::memory_order_acquire)) return;
+  unsigned t = target_.load(std::memory_order_relaxed);
+  if (t >= max_) return;
+  // A free slot: never used, or left by a thread that retired.
+  for (unsigned i = 0; i < max_; ++i) {
+    worker& w = workers_[i];
+    bool free_slot = (i >= slots_used_.load(std::memory_order_relaxed)) ||
+                     (w.exited.load(std::memory_order_acquire) && w.sched != nullptr);
+    if (!free_slot) continue;
+    target_.store(t + 1, std::memory_order_relaxed);
+    try {
+      spawn(i, true);
+    } catch (...) {
+      target_.store(t, std::memory_order_relaxed);
+    }
+    return;
+  }
+}
+
+void scheduler::remove_thread() noexcept {
+  std::lock_guard lock(threads_mu_);
+  unsigned t = target_.load(std::memory_order_relaxed);
+  if (t <= base_) return;
+  target_.store(t - 1, std::memory_order_relaxed);
+  unsigned used = slots_used_.load(std::memory_order_acquire);
+  for (unsigned i = 0; i < used; ++i)
+    if (workers_[i].extra && workers_[i].idle.load(std::memory_order_relaxed)) engine_->wake(&workers_[i]);
+}
+
+void scheduler::stop() noexcept {
+  stop_.store(true, std::memory_order_seq_cst);
+  std::lock_guard lock(threads_mu_);
+  unsigned used = slots_used_.load(std::memory_order_acquire);
+  for (unsigned i = 0; i < used; ++i) engine_->wake(&workers_[i]);
+  for (unsigned i = 0; i < used; ++i) {
+    worker& w = workers_[i];
+    if (!w.thread.joinable()) continue;
+    if (w.thread.get_id() == std::this_thread::get_id())
+      w.thread.detach();  // shutdown from a routine: this thread leaves when the routine returns
+    else
+      w.thread.join();
+  }
+}
+
+}  // namespace w3tp::posix
+
+// =============================================================================================
+namespace w3tp::detail {
+
+using namespace w3tp::posix;
+
+namespace {
+
+unsigned default_threads(unsigned requested) {
+  if (requested != 0) return requested;
+  return std::max(2u, std::thread::hardware_concurrency());
+}
+
+std::unique_ptr<engine> make_engine(pool_impl& pool, backend requested, std::string& fallback_reason) {
+  switch (requested) {
+    case backend::iocp:
+      throw std::system_error(ENOTSUP, std::generic_category(),
+                              "the iocp backend exists only on Windows; on Linux use io_uring or epoll");
+    case backend::epoll: return make_epoll_engine(pool);
+    case backend::io_uring:
+#ifdef W3TP_HAVE_IO_URING
+      return make_uring_engine(pool);
+#else
+      throw std::system_error(ENOTSUP, std::generic_category(),
+                              "this w3tp was built without the io_uring backend (W3TP_WITH_IO_URING=OFF)");
+#endif
+    case backend::automatic: break;
+  }
+#ifdef W3TP_HAVE_IO_URING
+  if (const std::string& why = uring_unavailable_reason(); !why.empty()) {
+    fallback_reason = why;
+  } else {
+    try {
+      return make_uring_engine(pool);
+    } catch (const std::system_error& e) {
+      fallback_reason = e.what();
+    }
+  }
+#else
+  fallback_reason = "this w3tp was built without the io_uring backend (W3TP_WITH_IO_URING=OFF)";
+#endif
+  return make_epoll_engine(pool);
+}
+
+}  // namespace
+
+pool_impl::pool_impl(thread_pool& owner, pool_options options) : options_(std::move(options)), http_(owner) {
+  unsigned threads = default_threads(options_.threads);
+  unsigned max_threads = options_.max_threads == 0 ? 256u : options_.max_threads;
+  max_threads = std::max(max_threads, threads);
+  engine_ = make_engine(*this, requested_backend(options_), fallback_reason_);
+  sched_ = std::make_unique<scheduler>(*this, threads, max_threads);
+  try {
+    sched_->start(*engine_);
+  } catch (...) {
+    sched_->stop();
+    engine_->stop();
+    throw;
+  }
+}
+
+pool_impl::~pool_impl() = default;
+
+bool pool_impl::enter() noexcept {
+  outstanding_.fetch_add(1, std::memory_order_seq_cst);
+  if (state_.load(std::memory_order_seq_cst) == k_running) return true;
+  leave();
+  return false;
+}
+
+void pool_impl::leave() noexcept {
+  outstanding_.fetch_sub(1, std::memory_order_seq_cst);
+  if (state_.load(std::memory_order_seq_cst) != k_running) outstanding_.notify_all();
+}
+
+void pool_impl::on_exception(std::exception_ptr e) noexcept {
+  if (options_.on_exception) {
+    options_.on_exception(e);  // noexcept context: a throwing handler terminates
+    return;
+  }
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    std::fprintf(stderr, "w3tp: a completion routine let an exception escape: %s\n", ex.what());
+  } catch (...) {
+    std::fprintf(stderr, "w3tp: a completion routine let an exception of unknown type escape\n");
+  }
+  std::fflush(stderr);
+  std::terminate();
+}
+
+HRESULT pool_impl::associate(HANDLE h, LPOVERLAPPED_COMPLETION_ROUTINE fn, routine_base* callable) noexcept {
+  std::unique_ptr<routine_base> owned(callable);
+  handle_ref ref(h);
+  if (!ref) return HRESULT_FROM_WIN32(ERROR_INVALID_HANDLE);
+  if (fn == nullptr && callable == nullptr) return E_INVALIDARG;
+  if ((ref->flags & hf_overlapped) == 0) return HRESULT_FROM_WIN32(ERROR_INVALID_PARAMETER);
+  if (!accepting()) return HRESULT_FROM_WIN32(ERROR_INVALID_STATE);
+  handle_slot& s = *ref.get();
+  small_lock lock(s.lock);
+  if (s.pool.load(std::memory_order_relaxed) != nullptr) return HRESULT_FROM_WIN32(ERROR_INVALID_PARAMETER);
+  if (DWORD err = engine_->attach(s); err != ERROR_SUCCESS) return HRESULT_FROM_WIN32(err);
+  if (callable != nullptr) {
+    s.callable = owned.release();
+    s.flags |= hf_callable;
+  } else {
+    s.fn = fn;
+  }
+  retain();
+  s.pool.store(this, std::memory_order_release);
+  return S_OK;
+}
+
+HRESULT pool_impl::post(LPOVERLAPPED_COMPLETION_ROUTINE fn, DWORD error, DWORD bytes, OVERLAPPED* ov) noexcept {
+  if (fn == nullptr) return E_INVALIDARG;
+  if (!enter()) return HRESULT_FROM_WIN32(ERROR_INVALID_STATE);
+  op_record* op = alloc_op();
+  if (op == nullptr) {
+    leave();
+    return E_OUTOFMEMORY;
+  }
+  op->kind_ = k_item_post;
+  op->code = op_code::post;
+  op->post_fn = fn;
+  op->error = error;
+  op->done = bytes;
+  op->ov = ov;
+  sched_->push(op);
+  return S_OK;
+}
+
+void pool_impl::submit_task(task_base* t) noexcept {
+  if (!enter()) {
+    t->complete_(t, false);  // a pool that is shut down destroys work without running it
+    return;
+  }
+  t->kind_ = k_item_task;
+  sched_->push(t);
+}
+
+void pool_impl::shutdown() {
+  worker* self = sched_->current();
+  {
+    std::unique_lock lock(shutdown_mu_);
+    int s = state_.load(std::memory_order_seq_cst);
+    if (s == k_stopped) return;
+    if (s == k_stopping) {
+      // A second call waits for the first, except from a pool thread: the first call is waiting for
+      // that thread's routine to return.
+      if (self == nullptr) shutdown_cv_.wait(lock, [&] { return state_.load() == k_stopped; });
+      return;
+    }
+    state_.store(k_stopping, std::memory_order_seq_cst);
+  }
+  // Cancel what would never finish by itself: pending operations on pipes, sockets and other streams.
+  for_each_handle([this](handle_slot* h) {
+    if (h->pool.load(std::memory_order_acquire) != this || h->kind == object_kind::file) return;
+    small_lock lock(h->lock);
+    for (op_record* op = h->pending; op != nullptr;) {
+      op_record* next = op->hnext;
+      if (!op->cancel_requested()) {
+        op->flags.fetch_or(of_cancel, std::memory_order_acq_rel);
+        engine_->cancel(*op);
+      }
+      op = next;
+    }
+  });
+  // Wait until every owed routine has run (the calling routine itself excepted).
+  std::uint64_t own = (self != nullptr && self->in_routine.load(std::memory_order_relaxed)) ? 1 : 0;
+  for (;;) {
+    std::uint64_t v = outstanding_.load(std::memory_order_seq_cst);
+    if (v <= own) break;
+    outstanding_.wait(v, std::memory_order_seq_cst);
+  }
+  sched_->stop();
+  engine_->stop();
+  {
+    std::lock_guard lock(shutdown_mu_);
+    state_.store(k_stopped, std::memory_order_seq_cst);
+  }
+  shutdown_cv_.notify_all();
+}
+
+// Implemented here for every platform's http_server_impl.
+void increment_thread_count(thread_pool& pool) noexcept { pool.impl().sched().add_thread(); }
+void decrement_thread_count(thread_pool& pool) noexcept { pool.impl().sched().remove_thread(); }
+
+}  // namespace w3tp::detail
+
+// =============================================================================================
+namespace w3tp {
+
+thread_pool::thread_pool(pool_options options) : impl_(new detail::pool_impl(*this, std::move(options))) {}
+
+thread_pool::~thread_pool() {
+  impl_->shutdown();
+  impl_->release();
+}
+
+backend thread_pool::active_backend() const noexcept { return impl_->kind(); }
+std::string_view thread_pool::fallback_reason() const noexcept { return impl_->fallback_reason(); }
+unsigned thread_pool::thread_count() const noexcept { return impl_->sched().thread_count(); }
+
+HRESULT thread_pool::associate(HANDLE handle, LPOVERLAPPED_COMPLETION_ROUTINE routine) noexcept {
+  return impl_->associate(handle, routine, nullptr);
+}
+HRESULT thread_pool::associate_routine(HANDLE handle, detail::routine_base* routine) noexcept {
+  return impl_->associate(handle, nullptr, routine);
+}
+HRESULT thread_pool::post(LPOVERLAPPED_COMPLETION_ROUTINE routine, DWORD error, DWORD bytes,
+                          OVERLAPPED* overlapped) noexcept {
+  return impl_->post(routine, error, bytes, overlapped);
+}
+void thread_pool::submit_task(detail::task_base* task) noexcept { impl_->submit_task(task); }
+void thread_pool::shutdown() { impl_->shutdown(); }
+IHttpServer& thread_pool::http_server() noexcept { return impl_->http(); }
+
+bool thread_pool::executor_type::running_in_this_thread() const noexcept {
+  return pool_->impl().sched().current() != nullptr;
+}
+
+}  // namespace w3tp
