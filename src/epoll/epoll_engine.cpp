@@ -231,6 +231,8 @@ class epoll_engine final : public engine {
     deliver(op);
   }
 
+  bool can_retire(worker&) noexcept override { return true; }
+
   void stop() noexcept override {
     stopped_.store(true, std::memory_order_release);
     close_all();

@@ -217,6 +217,8 @@ class engine {
   virtual void arm_watchdog() noexcept = 0;
   /// Runs an engine-specific item (kind_ >= k_item_engine).
   virtual void run_item(worker& w, queue_node* n) noexcept = 0;
+  /// Whether an idle extra thread may exit now (an io_uring worker must not with requests in flight).
+  virtual bool can_retire(worker& w) noexcept = 0;
   /// Releases the engine's resources after every worker has exited.
   virtual void stop() noexcept = 0;
 };
@@ -279,6 +281,13 @@ class scheduler {
   void push(queue_node* n) noexcept;
   /// Makes an item due on worker w (which must be the calling thread's).
   void push_local(worker& w, queue_node* n) noexcept;
+  /// Makes an item due on any pool thread (the global FIFO), waking an idle one.
+  void push_global(queue_node* n) noexcept;
+  /// The worker slots in use (some may have exited), and one of them.
+  unsigned slots() const noexcept { return slots_used_.load(std::memory_order_acquire); }
+  worker& worker_at(unsigned i) noexcept { return workers_[i]; }
+  /// An idle worker, or nullptr.
+  worker* idle_worker() noexcept;
   /// One more / one fewer thread (IIS's IncrementThreadCount / DecrementThreadCount).
   void add_thread() noexcept;
   void remove_thread() noexcept;

@@ -146,6 +146,10 @@ void scheduler::push(queue_node* n) noexcept {
     push_local(*w, n);
     return;
   }
+  push_global(n);
+}
+
+void scheduler::push_global(queue_node* n) noexcept {
   {
     small_lock lock(global_mu_);
     global_.push(n);
@@ -154,16 +158,16 @@ void scheduler::push(queue_node* n) noexcept {
   wake_idle();
 }
 
+worker* scheduler::idle_worker() noexcept {
+  unsigned used = slots_used_.load(std::memory_order_acquire);
+  for (unsigned i = 0; i < used; ++i)
+    if (workers_[i].idle.load(std::memory_order_relaxed)) return &workers_[i];
+  return nullptr;
+}
+
 void scheduler::wake_idle() noexcept {
   if (idle_.load(std::memory_order_seq_cst) == 0) return;
-  unsigned used = slots_used_.load(std::memory_order_acquire);
-  for (unsigned i = 0; i < used; ++i) {
-    if (workers_[i].idle.load(std::memory_order_relaxed)) {
-      engine_->wake(&workers_[i]);
-      return;
-    }
-  }
-  engine_->wake(nullptr);
+  engine_->wake(idle_worker());
 }
 
 queue_node* scheduler::pop_local(worker& w) noexcept {
@@ -254,7 +258,7 @@ void scheduler::run(worker& w) {
       continue;
     }
     if (stop_.load(std::memory_order_acquire)) break;
-    if (w.extra) {
+    if (w.extra && engine_->can_retire(w)) {
       // DecrementThreadCount: an extra thread leaves once it is idle.
       unsigned a = active_.load(std::memory_order_relaxed);
       if (a > target_.load(std::memory_order_relaxed) &&

@@ -1,0 +1,439 @@
+// SPDX-License-Identifier: MIT
+// The io_uring backend: one ring per pool thread.
+//
+// A pool thread reaps a batch of completions from its own ring into its local queue and runs their
+// routines; I/O started by a routine goes into the same ring and is submitted once per loop. Threads
+// outside the pool never submit a request (a request dies with its submitting thread): their
+// operations become items on the pool's global queue that a pool thread turns into a request. They
+// only ever submit a NOP (to wake a sleeping pool thread) or a cancel, both of which complete at once.
+//
+// Rule 9 of API.md: when a pool thread is busy in a routine while its ring holds completions that are
+// due (or requests it prepared but has not submitted), an idle pool thread is woken by a 1 ms watchdog
+// (an IORING_OP_TIMEOUT on its own ring) and submits or reaps on the busy thread's behalf. Rings are
+// created without COOP_TASKRUN or DEFER_TASKRUN so that a busy thread's task_work still runs (and
+// posts its completions) without that thread's help.
+#include <liburing.h>
+#include <poll.h>
+#include <sys/utsname.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <system_error>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "posix/core.hpp"
+#include "posix/signals.hpp"
+
+namespace w3tp::posix {
+
+namespace {
+
+constexpr unsigned k_ring_entries = 256;
+constexpr unsigned k_reap_batch = 64;
+// user_data values below 4096 are the engine's own requests; operations are op_record pointers.
+constexpr std::uint64_t k_tag_wake = 1;
+constexpr std::uint64_t k_tag_watchdog = 2;
+constexpr std::uint64_t k_tag_cancel = 3;
+constexpr std::uint32_t k_item_submit = k_item_engine + 1;  // an operation to turn into a request
+constexpr std::uint16_t k_no_home = 0xFFFF;
+
+struct ring_state {
+  struct io_uring ring;
+  small_mutex sq_mu;  // get_sqe / submit
+  small_mutex cq_mu;  // reaping
+  std::atomic<unsigned> in_flight{0};
+  bool ok = false;
+};
+
+std::string describe_setup_error(int err) {
+  const char* why = "";
+  switch (err) {
+    case EPERM: why = " (blocked by seccomp or kernel.io_uring_disabled)"; break;
+    case ENOSYS: why = " (this kernel has no io_uring)"; break;
+    case ENOMEM: why = " (locked-memory limit too low: raise RLIMIT_MEMLOCK)"; break;
+    case EINVAL: why = " (setup flags or sizes unknown to this kernel)"; break;
+    default: break;
+  }
+  return fmt::format("io_uring_setup: {}{}", std::strerror(err), why);
+}
+
+// Sets up a ring; 0 or a negative errno.
+int setup_ring(struct io_uring& ring, unsigned entries) {
+  struct io_uring_params p = {};
+  p.flags = IORING_SETUP_CQSIZE;
+  p.cq_entries = entries * 4;
+  int r = io_uring_queue_init_params(entries, &ring, &p);
+  if (r == -EINVAL) {
+    // An old kernel without CQSIZE: the plain set-up (completions overflow into the kernel's list).
+    std::memset(&p, 0, sizeof p);
+    r = io_uring_queue_init_params(entries, &ring, &p);
+  }
+  if (r == 0 && (p.features & IORING_FEAT_NODROP) == 0) {
+    io_uring_queue_exit(&ring);
+    return -EOPNOTSUPP;
+  }
+  return r;
+}
+
+std::string probe_uring() {
+  struct io_uring ring;
+  int r = setup_ring(ring, 8);
+  if (r == -EOPNOTSUPP) return "io_uring: this kernel can drop completions (no IORING_FEAT_NODROP; Linux 5.5+ needed)";
+  if (r < 0) return describe_setup_error(-r);
+  std::string why;
+  struct io_uring_probe* probe = io_uring_get_probe_ring(&ring);
+  if (probe == nullptr) {
+    why = "io_uring: the kernel cannot be probed for opcodes (Linux 5.6+ needed)";
+  } else {
+    const std::pair<int, const char*> needed[] = {
+        {IORING_OP_READ, "READ"},           {IORING_OP_WRITE, "WRITE"},     {IORING_OP_RECV, "RECV"},
+        {IORING_OP_SEND, "SEND"},           {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
+        {IORING_OP_POLL_ADD, "POLL_ADD"},   {IORING_OP_NOP, "NOP"},         {IORING_OP_TIMEOUT, "TIMEOUT"},
+    };
+    for (auto [op, name] : needed) {
+      if (!io_uring_opcode_supported(probe, op)) {
+        why = fmt::format("io_uring: the kernel lacks IORING_OP_{} (Linux 5.6+ needed)", name);
+        break;
+      }
+    }
+    io_uring_free_probe(probe);
+  }
+  io_uring_queue_exit(&ring);
+  return why;
+}
+
+class uring_engine final : public engine {
+ public:
+  explicit uring_engine(pool_impl& pool) : pool_(pool) {
+    if (const std::string& why = uring_unavailable_reason(); !why.empty())
+      throw std::system_error(ENOTSUP, std::generic_category(), why);
+  }
+  ~uring_engine() override { stop(); }
+
+  backend kind() const noexcept override { return backend::io_uring; }
+
+  DWORD attach(handle_slot&) noexcept override { return ERROR_SUCCESS; }
+  void detach(handle_slot&) noexcept override {}
+  // Requests hold their own reference to the file: the descriptor is closed once every cancelled
+  // request has completed (its final release), which is what sends a socket's FIN.
+  bool close_early(handle_slot&) noexcept override { return false; }
+
+  void submit(op_record& op) noexcept override {
+    worker* w = pool_.sched().current();
+    ring_state* rs = w != nullptr ? static_cast<ring_state*>(w->engine_state) : nullptr;
+    if (rs == nullptr) {
+      // Not a pool thread (or one without a ring): a pool thread makes the request.
+      op.home = k_no_home;
+      op.kind_ = k_item_submit;
+      pool_.sched().push_global(&op);
+      return;
+    }
+    prepare(*w, *rs, op);
+  }
+
+  void cancel(op_record& op) noexcept override {
+    // Called with the handle's lock held. A request is only found on the ring that submitted it.
+    if (op.home == k_no_home) return;  // not a request yet: prepare() sees the flag
+    ring_state* rs = rings_[op.home].get();
+    small_lock lock(rs->sq_mu);
+    struct io_uring_sqe* sqe = get_sqe(*rs);
+    io_uring_prep_cancel64(sqe, reinterpret_cast<std::uintptr_t>(&op), 0);
+    io_uring_sqe_set_data64(sqe, k_tag_cancel);
+    io_uring_submit(&rs->ring);
+  }
+
+  void worker_start(worker& w) override {
+    std::lock_guard lock(rings_mu_);
+    if (rings_.size() <= w.index) rings_.resize(w.index + 1);
+    if (!rings_[w.index]) {
+      auto rs = std::make_unique<ring_state>();
+      int r = setup_ring(rs->ring, k_ring_entries);
+      if (r < 0) {
+        // Without a ring this thread still runs routines; its I/O is made into requests by others.
+        if (!w.extra) throw std::system_error(-r, std::generic_category(), describe_setup_error(-r));
+        return;
+      }
+      rs->ok = true;
+      rings_[w.index] = std::move(rs);
+    }
+    w.engine_state = rings_[w.index].get();
+  }
+
+  void worker_stop(worker& w) noexcept override { w.engine_state = nullptr; }
+
+  bool poll(worker& w, bool block) noexcept override {
+    auto* rs = static_cast<ring_state*>(w.engine_state);
+    if (rs == nullptr) return help(w);
+    flush(*rs);
+    bool reaped = reap(w, *rs);
+    if (reaped || !block) return reaped;
+    if (help(w)) return true;
+    struct io_uring_cqe* cqe = nullptr;
+    int r = io_uring_wait_cqe(&rs->ring, &cqe);
+    if (r < 0 && r != -EINTR) return false;
+    return reap(w, *rs);
+  }
+
+  void wake(worker* w) noexcept override {
+    ring_state* rs = nullptr;
+    if (w != nullptr) rs = static_cast<ring_state*>(w->engine_state);
+    if (rs == nullptr) {
+      std::lock_guard lock(rings_mu_);
+      for (auto& r : rings_)
+        if (r) {
+          rs = r.get();
+          if (pool_.sched().stopping()) post_tag(*rs, k_tag_wake);
+        }
+      if (pool_.sched().stopping() || rs == nullptr) return;
+    }
+    post_tag(*rs, k_tag_wake);
+  }
+
+  void arm_watchdog() noexcept override {
+    if (watchdog_armed_.exchange(true, std::memory_order_acq_rel)) return;
+    worker* idle = pool_.sched().idle_worker();
+    auto* rs = idle != nullptr ? static_cast<ring_state*>(idle->engine_state) : nullptr;
+    if (rs == nullptr) {
+      // Nobody idle: a thread that goes idle later looks at the busy rings before it sleeps.
+      watchdog_armed_.store(false, std::memory_order_release);
+      return;
+    }
+    struct __kernel_timespec ts = {0, 1'000'000};
+    small_lock lock(rs->sq_mu);
+    struct io_uring_sqe* sqe = get_sqe(*rs);
+    io_uring_prep_timeout(sqe, &ts, 0, 0);
+    io_uring_sqe_set_data64(sqe, k_tag_watchdog);
+    io_uring_submit(&rs->ring);
+  }
+
+  void run_item(worker& w, queue_node* n) noexcept override {
+    auto& op = *static_cast<op_record*>(n);
+    auto* rs = static_cast<ring_state*>(w.engine_state);
+    if (rs == nullptr) {
+      pool_.sched().push_global(&op);  // a thread without a ring cannot make the request
+      return;
+    }
+    prepare(w, *rs, op);
+  }
+
+  bool can_retire(worker& w) noexcept override {
+    auto* rs = static_cast<ring_state*>(w.engine_state);
+    return rs == nullptr || (rs->in_flight.load(std::memory_order_acquire) == 0 && io_uring_sq_ready(&rs->ring) == 0);
+  }
+
+  void stop() noexcept override {
+    std::lock_guard lock(rings_mu_);
+    for (auto& rs : rings_)
+      if (rs && rs->ok) {
+        io_uring_queue_exit(&rs->ring);
+        rs->ok = false;
+      }
+  }
+
+ private:
+  static struct io_uring_sqe* get_sqe(ring_state& rs) noexcept {
+    struct io_uring_sqe* sqe = io_uring_get_sqe(&rs.ring);
+    while (sqe == nullptr) {
+      io_uring_submit(&rs.ring);
+      sqe = io_uring_get_sqe(&rs.ring);
+    }
+    return sqe;
+  }
+
+  static void post_tag(ring_state& rs, std::uint64_t tag) noexcept {
+    small_lock lock(rs.sq_mu);
+    struct io_uring_sqe* sqe = get_sqe(rs);
+    io_uring_prep_nop(sqe);
+    io_uring_sqe_set_data64(sqe, tag);
+    io_uring_submit(&rs.ring);
+  }
+
+  static void flush(ring_state& rs) noexcept {
+    if (io_uring_sq_ready(&rs.ring) == 0) return;
+    small_lock lock(rs.sq_mu);
+    io_uring_submit(&rs.ring);
+  }
+
+  void make_due(worker& w, op_record& op) noexcept {
+    op.kind_ = k_item_done;
+    pool_.sched().push_local(w, &op);
+  }
+
+  // Turns an accepted operation into a request on worker w's ring (w is the calling thread).
+  void prepare(worker& w, ring_state& rs, op_record& op) noexcept {
+    handle_slot& h = *op.h;
+    if (op.code == op_code::write && op.len == 0) {
+      finish(op, ERROR_SUCCESS);
+      make_due(w, op);
+      return;
+    }
+    {
+      small_lock hl(h.lock);
+      if (!op.cancel_requested() && h.fd >= 0) {
+        op.home = static_cast<std::uint16_t>(w.index);
+        small_lock sl(rs.sq_mu);
+        struct io_uring_sqe* sqe = get_sqe(rs);
+        prep_sqe(sqe, h, op);
+        io_uring_sqe_set_data(sqe, &op);
+        rs.in_flight.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        finish_locked(op, ERROR_OPERATION_ABORTED);
+        op.kind_ = k_item_done;
+      }
+    }
+    if (op.kind_ == k_item_done) {
+      pool_.sched().push_local(w, &op);
+      return;
+    }
+    // A routine that blocks after starting I/O must not keep it unsubmitted while a thread is idle.
+    if (w.in_routine.load(std::memory_order_relaxed) && pool_.sched().idle_count() > 0) arm_watchdog();
+  }
+
+  static void prep_sqe(struct io_uring_sqe* sqe, const handle_slot& h, const op_record& op) noexcept {
+    char* p = op.buf + op.done;
+    unsigned left = op.len - op.done;
+    const bool file = h.kind == object_kind::file;
+    const std::uint64_t offset = file ? op.offset + op.done : static_cast<std::uint64_t>(-1);
+    if (op.code == op_code::read) {
+      if (op.len == 0 && !file)
+        io_uring_prep_poll_add(sqe, h.fd, POLLIN | POLLRDHUP);  // a zero-byte read waits for data
+      else if (h.kind == object_kind::socket)
+        io_uring_prep_recv(sqe, h.fd, p, left, 0);
+      else
+        io_uring_prep_read(sqe, h.fd, p, left, offset);
+    } else {
+      if (h.kind == object_kind::socket)
+        io_uring_prep_send(sqe, h.fd, p, left, MSG_NOSIGNAL);
+      else
+        io_uring_prep_write(sqe, h.fd, p, left, offset);
+    }
+  }
+
+  // Reaps rs's completions into worker w's local queue.
+  bool reap(worker& w, ring_state& rs) noexcept {
+    if (io_uring_cq_ready(&rs.ring) == 0) return false;
+    struct io_uring_cqe* cqes[k_reap_batch];
+    unsigned n;
+    {
+      small_lock lock(rs.cq_mu);
+      n = io_uring_peek_batch_cqe(&rs.ring, cqes, k_reap_batch);
+      for (unsigned i = 0; i < n; ++i) complete(w, rs, cqes[i]->user_data, cqes[i]->res);
+      io_uring_cq_advance(&rs.ring, n);
+    }
+    return n != 0;
+  }
+
+  void complete(worker& w, ring_state& rs, std::uint64_t tag, int res) noexcept {
+    if (tag < 4096) {
+      if (tag == k_tag_watchdog) {
+        watchdog_armed_.store(false, std::memory_order_release);
+        help_wanted_ = true;
+      }
+      return;
+    }
+    rs.in_flight.fetch_sub(1, std::memory_order_relaxed);
+    auto& op = *reinterpret_cast<op_record*>(static_cast<std::uintptr_t>(tag));
+    handle_slot& h = *op.h;
+    DWORD error;
+    if (op.code == op_code::write) {
+      if (res > 0) {
+        op.done += static_cast<std::uint32_t>(res);
+        if (op.done < op.len) {
+          // A short write: the rest goes on as a new request, so the routine never sees a short success.
+          auto* own = static_cast<ring_state*>(w.engine_state);
+          if (own != nullptr && !op.cancel_requested()) {
+            prepare(w, *own, op);
+            return;
+          }
+          error = op.cancel_requested() ? ERROR_OPERATION_ABORTED : ERROR_IO_DEVICE;
+        } else {
+          error = ERROR_SUCCESS;
+        }
+      } else if (res == 0) {
+        error = ERROR_NO_DATA;
+      } else {
+        if (res == -EPIPE) drain_signal(SIGPIPE);
+        if (res == -EFBIG) drain_signal(SIGXFSZ);
+        error = win32_from_errno(-res, h.kind);
+      }
+    } else if (res > 0) {
+      if (op.len == 0) {
+        // The zero-byte read's poll result.
+        auto events = static_cast<unsigned>(res);
+        error = (h.kind == object_kind::pipe && (events & POLLIN) == 0 && (events & POLLHUP) != 0) ? ERROR_BROKEN_PIPE
+                                                                                                   : ERROR_SUCCESS;
+      } else {
+        op.done = static_cast<std::uint32_t>(res);
+        error = ERROR_SUCCESS;
+      }
+    } else if (res == 0) {
+      if (op.len == 0)
+        error = ERROR_SUCCESS;
+      else if (h.kind == object_kind::file)
+        error = ERROR_HANDLE_EOF;
+      else if (h.kind == object_kind::pipe)
+        error = ERROR_BROKEN_PIPE;
+      else
+        error = ERROR_SUCCESS;  // a socket's orderly close
+    } else {
+      error = win32_from_errno(-res, h.kind);
+    }
+    finish(op, error);
+    make_due(w, op);
+  }
+
+  // Submits and reaps on behalf of threads that are busy in a routine. True if it reaped anything.
+  bool help(worker& self) noexcept {
+    help_wanted_ = false;
+    bool reaped = false;
+    bool still_busy = false;
+    scheduler& s = pool_.sched();
+    unsigned used = s.slots();
+    for (unsigned i = 0; i < used; ++i) {
+      worker& v = s.worker_at(i);
+      if (&v == &self || !v.in_routine.load(std::memory_order_acquire)) continue;
+      auto* rs = static_cast<ring_state*>(v.engine_state);
+      if (rs == nullptr) continue;
+      // Only threads that never exit submit on another's behalf (a request dies with its submitter).
+      if (!self.extra && rs->sq_mu.try_lock()) {
+        if (io_uring_sq_ready(&rs->ring) != 0) io_uring_submit(&rs->ring);
+        rs->sq_mu.unlock();
+      }
+      if (io_uring_cq_ready(&rs->ring) != 0 && rs->cq_mu.try_lock()) {
+        struct io_uring_cqe* cqes[k_reap_batch];
+        unsigned n = io_uring_peek_batch_cqe(&rs->ring, cqes, k_reap_batch);
+        for (unsigned k = 0; k < n; ++k) complete(self, *rs, cqes[k]->user_data, cqes[k]->res);
+        io_uring_cq_advance(&rs->ring, n);
+        rs->cq_mu.unlock();
+        reaped = reaped || n != 0;
+      }
+      if (rs->in_flight.load(std::memory_order_relaxed) != 0) still_busy = true;
+    }
+    // Keep looking every millisecond while a busy thread still has requests in flight.
+    if (still_busy && !reaped) arm_watchdog();
+    return reaped;
+  }
+
+  pool_impl& pool_;
+  std::mutex rings_mu_;
+  std::vector<std::unique_ptr<ring_state>> rings_;
+  std::atomic<bool> watchdog_armed_{false};
+  bool help_wanted_ = false;
+};
+
+static_assert(backend_engine<uring_engine>, "the io_uring engine models the backend interface");
+
+}  // namespace
+
+const std::string& uring_unavailable_reason() {
+  static const std::string reason = probe_uring();
+  return reason;
+}
+
+std::unique_ptr<engine> make_uring_engine(pool_impl& pool) { return std::make_unique<uring_engine>(pool); }
+
+}  // namespace w3tp::posix
