@@ -90,9 +90,14 @@ std::string probe_uring() {
     why = "io_uring: the kernel cannot be probed for opcodes (Linux 5.6+ needed)";
   } else {
     const std::pair<int, const char*> needed[] = {
-        {IORING_OP_READ, "READ"},           {IORING_OP_WRITE, "WRITE"},     {IORING_OP_RECV, "RECV"},
-        {IORING_OP_SEND, "SEND"},           {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
-        {IORING_OP_POLL_ADD, "POLL_ADD"},   {IORING_OP_NOP, "NOP"},         {IORING_OP_TIMEOUT, "TIMEOUT"},
+        {IORING_OP_READ, "READ"},
+        {IORING_OP_WRITE, "WRITE"},
+        {IORING_OP_RECV, "RECV"},
+        {IORING_OP_SEND, "SEND"},
+        {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
+        {IORING_OP_POLL_ADD, "POLL_ADD"},
+        {IORING_OP_NOP, "NOP"},
+        {IORING_OP_TIMEOUT, "TIMEOUT"},
     };
     for (auto [op, name] : needed) {
       if (!io_uring_opcode_supported(probe, op)) {
