@@ -375,7 +375,9 @@ W3TP_API BOOL WINAPI GetOverlappedResult(HANDLE hFile, LPOVERLAPPED lpOverlapped
   ULONG_PTR s = status.load(std::memory_order_acquire);
   if (s == STATUS_PENDING) {
     if (!bWait) return fail(ERROR_IO_INCOMPLETE);
-    while ((s = status.load(std::memory_order_acquire)) == STATUS_PENDING) status.wait(STATUS_PENDING);
+    overlapped_waiters.fetch_add(1, std::memory_order_seq_cst);
+    while ((s = status.load(std::memory_order_seq_cst)) == STATUS_PENDING) status.wait(STATUS_PENDING);
+    overlapped_waiters.fetch_sub(1, std::memory_order_relaxed);
   }
   if (lpNumberOfBytesTransferred != nullptr)
     *lpNumberOfBytesTransferred = static_cast<DWORD>(lpOverlapped->InternalHigh);

@@ -162,6 +162,10 @@ void free_op(op_record* op) noexcept;
 /// the handle's lock. After this the operation can no longer be cancelled; its routine is still owed.
 void finish_locked(op_record& op, DWORD error) noexcept;
 
+/// Threads blocked in GetOverlappedResult(..., TRUE): finish_locked notifies only when this is not 0.
+/// A waiter increments it (seq_cst) before it re-reads the status, so no wake-up is lost.
+extern std::atomic<unsigned> overlapped_waiters;
+
 /// As finish_locked, taking the handle's lock itself.
 void finish(op_record& op, DWORD error) noexcept;
 

@@ -21,6 +21,8 @@ thread_local worker* t_worker = nullptr;
 // ---------------------------------------------------------------------------------------------
 // Operations
 
+std::atomic<unsigned> overlapped_waiters{0};
+
 void finish_locked(op_record& op, DWORD error) noexcept {
   handle_slot* h = op.h;
   if (op.hprev != nullptr)
@@ -33,8 +35,11 @@ void finish_locked(op_record& op, DWORD error) noexcept {
   OVERLAPPED* ov = op.ov;
   ov->InternalHigh = op.done;
   std::atomic_ref<ULONG_PTR> status(ov->Internal);
-  status.store(status_from_win32(error), std::memory_order_release);
-  status.notify_all();
+  status.store(status_from_win32(error), std::memory_order_seq_cst);
+  // Wake GetOverlappedResult(..., TRUE) callers only when there are some: notify_all on an
+  // address shares a hashed waiter table with every other atomic wait in the process, so calling
+  // it per operation costs a futex system call whenever anything else waits anywhere.
+  if (overlapped_waiters.load(std::memory_order_seq_cst) != 0) status.notify_all();
 }
 
 void finish(op_record& op, DWORD error) noexcept {
