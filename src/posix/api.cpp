@@ -171,7 +171,7 @@ BOOL start_io(op_code code, HANDLE hFile, char* buf, DWORD len, LPDWORD transfer
   op->code = code;
   ov->InternalHigh = 0;
   std::atomic_ref<ULONG_PTR>(ov->Internal).store(STATUS_PENDING, std::memory_order_release);
-  retain_handle(&h);  // the operation's own reference, dropped after its routine
+  ref.release();  // the call's reference becomes the operation's, dropped after its routine
   {
     small_lock lock(h.lock);
     op->hnext = h.pending;

@@ -105,6 +105,12 @@ class handle_ref {
   handle_ref(const handle_ref&) = delete;
   handle_ref& operator=(const handle_ref&) = delete;
   handle_slot* get() const noexcept { return slot_; }
+  /// Gives the reference away (to an operation that keeps it until its routine has run).
+  handle_slot* release() noexcept {
+    handle_slot* s = slot_;
+    slot_ = nullptr;
+    return s;
+  }
   handle_slot* operator->() const noexcept { return slot_; }
   explicit operator bool() const noexcept { return slot_ != nullptr; }
 
@@ -188,6 +194,9 @@ struct worker {
   std::atomic<unsigned> local_size{0};
   void* engine_state = nullptr;  // e.g. the worker's io_uring ring
   std::thread thread;
+  // This thread's share of the pool's count of owed routines (see pool_impl::enter); on its own
+  // cache line so that the per-operation increments and decrements never bounce between cores.
+  alignas(64) std::atomic<std::int64_t> owed{0};
 };
 
 /// What a backend provides. Every engine is a final class deriving from `engine`; `backend_engine`
@@ -389,7 +398,13 @@ class pool_impl {
   std::unique_ptr<posix::scheduler> sched_;
   http_server_impl http_;
   std::atomic<int> state_{k_running};
-  std::atomic<std::uint64_t> outstanding_{0};
+  std::atomic<std::int64_t>& owed_shard() noexcept;
+  std::int64_t owed_total() noexcept;
+  // Owed routines, counted in shards: each worker's own (worker::owed) plus this one for threads
+  // outside the pool. Only the sum means anything (a routine may be owed on one shard and paid on
+  // another). owed_epoch_ moves after every payment once shutdown has begun, for shutdown to wait on.
+  alignas(64) std::atomic<std::int64_t> external_owed_{0};
+  std::atomic<std::uint32_t> owed_epoch_{0};
   std::mutex shutdown_mu_;
   std::condition_variable shutdown_cv_;
 };

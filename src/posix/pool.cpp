@@ -394,15 +394,30 @@ pool_impl::pool_impl(thread_pool& owner, pool_options options) : options_(std::m
 pool_impl::~pool_impl() = default;
 
 bool pool_impl::enter() noexcept {
-  outstanding_.fetch_add(1, std::memory_order_seq_cst);
+  owed_shard().fetch_add(1, std::memory_order_seq_cst);
   if (state_.load(std::memory_order_seq_cst) == k_running) return true;
   leave();
   return false;
 }
 
 void pool_impl::leave() noexcept {
-  outstanding_.fetch_sub(1, std::memory_order_seq_cst);
-  if (state_.load(std::memory_order_seq_cst) != k_running) outstanding_.notify_all();
+  owed_shard().fetch_sub(1, std::memory_order_seq_cst);
+  if (state_.load(std::memory_order_seq_cst) != k_running) {
+    owed_epoch_.fetch_add(1, std::memory_order_seq_cst);
+    owed_epoch_.notify_all();
+  }
+}
+
+std::atomic<std::int64_t>& pool_impl::owed_shard() noexcept {
+  worker* w = t_worker;
+  return (w != nullptr && w->sched == sched_.get()) ? w->owed : external_owed_;
+}
+
+std::int64_t pool_impl::owed_total() noexcept {
+  std::int64_t total = external_owed_.load(std::memory_order_seq_cst);
+  for (unsigned i = 0, n = sched_->slots(); i < n; ++i)
+    total += sched_->worker_at(i).owed.load(std::memory_order_seq_cst);
+  return total;
 }
 
 void pool_impl::on_exception(std::exception_ptr e) noexcept {
@@ -498,11 +513,11 @@ void pool_impl::shutdown() {
     }
   });
   // Wait until every owed routine has run (the calling routine itself excepted).
-  std::uint64_t own = (self != nullptr && self->in_routine.load(std::memory_order_relaxed)) ? 1 : 0;
+  std::int64_t own = (self != nullptr && self->in_routine.load(std::memory_order_relaxed)) ? 1 : 0;
   for (;;) {
-    std::uint64_t v = outstanding_.load(std::memory_order_seq_cst);
-    if (v <= own) break;
-    outstanding_.wait(v, std::memory_order_seq_cst);
+    std::uint32_t epoch = owed_epoch_.load(std::memory_order_seq_cst);
+    if (owed_total() <= own) break;
+    owed_epoch_.wait(epoch, std::memory_order_seq_cst);
   }
   sched_->stop();
   engine_->stop();
