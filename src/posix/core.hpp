@@ -249,6 +249,8 @@ concept backend_engine = std::derived_from<E, engine> && std::is_final_v<E> &&
   noexcept;
   { e.run_item(w, n) }
   noexcept;
+  { e.can_retire(w) }
+  noexcept->std::same_as<bool>;
   { e.stop() }
   noexcept;
 };
@@ -259,7 +261,8 @@ bool on_any_pool_thread() noexcept;
 /// Engine factories; each throws std::system_error (with a sentence) when its backend cannot start.
 std::unique_ptr<engine> make_epoll_engine(pool_impl& pool);
 #ifdef W3TP_HAVE_IO_URING
-std::unique_ptr<engine> make_uring_engine(pool_impl& pool);
+/// base_threads: the pool's permanent threads, whose rings are set up by the factory.
+std::unique_ptr<engine> make_uring_engine(pool_impl& pool, unsigned base_threads);
 /// Probes io_uring once per process: "" when usable, else why not.
 const std::string& uring_unavailable_reason();
 #endif

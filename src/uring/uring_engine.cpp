@@ -79,20 +79,32 @@ int setup_ring(struct io_uring& ring, unsigned entries) {
   return r;
 }
 
-std::string probe_uring() {
+/// Why io_uring cannot be used, and the errno that says so (0 and "" when it can).
+struct probe_result {
+  int error = 0;
+  std::string why;
+};
+
+probe_result probe_uring() {
   struct io_uring ring;
   int r = setup_ring(ring, 8);
-  if (r == -EOPNOTSUPP) return "io_uring: this kernel can drop completions (no IORING_FEAT_NODROP; Linux 5.5+ needed)";
-  if (r < 0) return describe_setup_error(-r);
+  if (r == -EOPNOTSUPP)
+    return {EOPNOTSUPP, "io_uring: this kernel can drop completions (no IORING_FEAT_NODROP; Linux 5.5+ needed)"};
+  if (r < 0) return {-r, describe_setup_error(-r)};
   std::string why;
   struct io_uring_probe* probe = io_uring_get_probe_ring(&ring);
   if (probe == nullptr) {
     why = "io_uring: the kernel cannot be probed for opcodes (Linux 5.6+ needed)";
   } else {
     const std::pair<int, const char*> needed[] = {
-        {IORING_OP_READ, "READ"},           {IORING_OP_WRITE, "WRITE"},     {IORING_OP_RECV, "RECV"},
-        {IORING_OP_SEND, "SEND"},           {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
-        {IORING_OP_POLL_ADD, "POLL_ADD"},   {IORING_OP_NOP, "NOP"},         {IORING_OP_TIMEOUT, "TIMEOUT"},
+        {IORING_OP_READ, "READ"},
+        {IORING_OP_WRITE, "WRITE"},
+        {IORING_OP_RECV, "RECV"},
+        {IORING_OP_SEND, "SEND"},
+        {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
+        {IORING_OP_POLL_ADD, "POLL_ADD"},
+        {IORING_OP_NOP, "NOP"},
+        {IORING_OP_TIMEOUT, "TIMEOUT"},
     };
     for (auto [op, name] : needed) {
       if (!io_uring_opcode_supported(probe, op)) {
@@ -103,14 +115,32 @@ std::string probe_uring() {
     io_uring_free_probe(probe);
   }
   io_uring_queue_exit(&ring);
-  return why;
+  return {why.empty() ? 0 : EOPNOTSUPP, why};
+}
+
+const probe_result& probe_once() {
+  static const probe_result result = probe_uring();
+  return result;
 }
 
 class uring_engine final : public engine {
  public:
-  explicit uring_engine(pool_impl& pool) : pool_(pool) {
-    if (const std::string& why = uring_unavailable_reason(); !why.empty())
-      throw std::system_error(ENOTSUP, std::generic_category(), why);
+  uring_engine(pool_impl& pool, unsigned base_threads) : pool_(pool) {
+    // The system_error carries the probe's errno (EPERM under seccomp) and its sentence.
+    if (const probe_result& probe = probe_once(); probe.error != 0)
+      throw std::system_error(probe.error, std::generic_category(), probe.why);
+    // The base threads' rings are made here, so that a failure (a memlock limit reached by the
+    // n-th ring, say) is the constructor's exception, not a thread's.
+    rings_.resize(base_threads);
+    for (auto& slot : rings_) {
+      auto rs = std::make_unique<ring_state>();
+      if (int r = setup_ring(rs->ring, k_ring_entries); r < 0) {
+        stop();
+        throw std::system_error(-r, std::generic_category(), describe_setup_error(-r));
+      }
+      rs->ok = true;
+      slot = std::move(rs);
+    }
   }
   ~uring_engine() override { stop(); }
 
@@ -152,11 +182,7 @@ class uring_engine final : public engine {
     if (!rings_[w.index]) {
       auto rs = std::make_unique<ring_state>();
       int r = setup_ring(rs->ring, k_ring_entries);
-      if (r < 0) {
-        // Without a ring this thread still runs routines; its I/O is made into requests by others.
-        if (!w.extra) throw std::system_error(-r, std::generic_category(), describe_setup_error(-r));
-        return;
-      }
+      if (r < 0) return;  // an extra thread without a ring still runs routines; others make its requests
       rs->ok = true;
       rings_[w.index] = std::move(rs);
     }
@@ -331,7 +357,6 @@ class uring_engine final : public engine {
     if (tag < 4096) {
       if (tag == k_tag_watchdog) {
         watchdog_armed_.store(false, std::memory_order_release);
-        help_wanted_ = true;
       }
       return;
     }
@@ -388,7 +413,6 @@ class uring_engine final : public engine {
 
   // Submits and reaps on behalf of threads that are busy in a routine. True if it reaped anything.
   bool help(worker& self) noexcept {
-    help_wanted_ = false;
     bool reaped = false;
     bool still_busy = false;
     scheduler& s = pool_.sched();
@@ -422,18 +446,16 @@ class uring_engine final : public engine {
   std::mutex rings_mu_;
   std::vector<std::unique_ptr<ring_state>> rings_;
   std::atomic<bool> watchdog_armed_{false};
-  bool help_wanted_ = false;
 };
 
 static_assert(backend_engine<uring_engine>, "the io_uring engine models the backend interface");
 
 }  // namespace
 
-const std::string& uring_unavailable_reason() {
-  static const std::string reason = probe_uring();
-  return reason;
-}
+const std::string& uring_unavailable_reason() { return probe_once().why; }
 
-std::unique_ptr<engine> make_uring_engine(pool_impl& pool) { return std::make_unique<uring_engine>(pool); }
+std::unique_ptr<engine> make_uring_engine(pool_impl& pool, unsigned base_threads) {
+  return std::make_unique<uring_engine>(pool, base_threads);
+}
 
 }  // namespace w3tp::posix
