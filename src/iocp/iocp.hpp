@@ -94,18 +94,20 @@ class pool_impl {
  private:
   enum : int { k_running = 0, k_stopping = 1, k_stopped = 2 };
 
-  /// Accounts for one more owed item (a post or a task, until its routine has run, or an association in
-  /// progress); false, with nothing owed, once shutdown has begun.
+  /// Accounts for one more call in progress (post, a task given to the executor, associate) until its
+  /// packet is queued or its association made; false, with nothing counted, once shutdown has begun.
   bool enter() noexcept;
-  /// One owed item is done.
+  /// The call is done.
   void leave() noexcept;
   /// Starts a thread in slot `slot` (threads_mu_ held).
   void spawn(std::size_t slot);
-  /// A pool thread's loop: one packet at a time, so that a routine that blocks holds back nothing else.
+  /// A pool thread's loop: one packet at a time, so that a routine that blocks holds back nothing else;
+  /// after a stop packet, the rest of the port's packets, then the thread leaves.
   void run(iocp::worker& self) noexcept;
   /// Handles a retire packet: true (and `self` is accounted as gone) if this thread should leave.
   bool should_retire(iocp::worker& self) noexcept;
-  /// Queues a stop packet for every live thread and joins them (detaching the calling thread if it is one).
+  /// Queues a stop packet for every live thread and joins them (detaching the calling thread if it is
+  /// one); each thread drains the port before it leaves.
   void stop_threads() noexcept;
   /// Runs a user callback with the pool's exception policy.
   template <class F>
@@ -127,9 +129,9 @@ class pool_impl {
   unsigned base_ = 0;
   unsigned max_ = 0;
 
-  // Owed items and shutdown.
+  // Shutdown.
   std::atomic<int> state_{k_running};
-  std::atomic<std::uint64_t> outstanding_{0};
+  std::atomic<std::uint64_t> calls_in_progress_{0};
   std::mutex shutdown_mu_;
   std::condition_variable shutdown_cv_;
 

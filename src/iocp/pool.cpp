@@ -18,10 +18,8 @@ namespace w3tp::iocp {
 
 namespace {
 
-// The pool whose thread this is, and whether the routine it runs now is an owed item (a post or a
-// task) that shutdown() must not wait for when that routine itself calls it.
+// The pool whose thread this is.
 thread_local detail::pool_impl* t_pool = nullptr;
-thread_local bool t_in_owed_item = false;
 
 // ntdll's NtQueryInformationFile and RtlNtStatusToDosError, found at run time: MinGW's import library
 // and headers for the native API vary between versions, and both functions exist in every Windows that
@@ -149,14 +147,14 @@ pool_impl::~pool_impl() {
 bool pool_impl::on_own_thread() const noexcept { return t_pool == this; }
 
 bool pool_impl::enter() noexcept {
-  outstanding_.fetch_add(1, std::memory_order_seq_cst);
+  calls_in_progress_.fetch_add(1, std::memory_order_seq_cst);
   if (state_.load(std::memory_order_seq_cst) == k_running) return true;
   leave();
   return false;
 }
 
 void pool_impl::leave() noexcept {
-  outstanding_.fetch_sub(1, std::memory_order_seq_cst);
+  calls_in_progress_.fetch_sub(1, std::memory_order_seq_cst);
   if (state_.load(std::memory_order_seq_cst) != k_running) {
     // Shutdown is waiting (or about to): the lock orders this notification after its predicate check.
     std::lock_guard lock(shutdown_mu_);
@@ -238,6 +236,7 @@ HRESULT pool_impl::post(LPOVERLAPPED_COMPLETION_ROUTINE fn, DWORD error, DWORD b
     leave();
     return HRESULT_FROM_WIN32(why);
   }
+  leave();
   return S_OK;
 }
 
@@ -246,10 +245,8 @@ void pool_impl::submit_task(task_base* t) noexcept {
     t->complete_(t, false);  // a pool that is shut down destroys work without running it
     return;
   }
-  if (!post_control(task_key_, reinterpret_cast<OVERLAPPED*>(t))) {
-    t->complete_(t, false);
-    leave();
-  }
+  if (!post_control(task_key_, reinterpret_cast<OVERLAPPED*>(t))) t->complete_(t, false);
+  leave();
 }
 
 void pool_impl::spawn(std::size_t slot) {
@@ -275,20 +272,25 @@ void pool_impl::spawn(std::size_t slot) {
 
 void pool_impl::run(worker& self) noexcept {
   t_pool = this;
+  // After its stop packet a thread drains: it runs every packet it can still take without waiting, and
+  // leaves when the port is empty. Stop packets it takes while draining belong to other threads; it
+  // queues them again as it leaves, so that every thread still gets one.
+  bool draining = false;
+  unsigned others_stops = 0;
   for (;;) {
     DWORD bytes = 0;
     ULONG_PTR key = 0;
     OVERLAPPED* ov = nullptr;
     // One packet at a time: a batch taken with GetQueuedCompletionStatusEx would wait behind a routine
     // that blocks, while the port hands a single due packet to any idle thread (API.md, behaviour 9).
-    BOOL ok = GetQueuedCompletionStatus(port_, &bytes, &key, &ov, INFINITE);
+    BOOL ok = GetQueuedCompletionStatus(port_, &bytes, &key, &ov, draining ? 0 : INFINITE);
     // For a failed I/O the system has already turned the packet's NTSTATUS into the Win32 error with
     // RtlNtStatusToDosError (STATUS_END_OF_FILE: ERROR_HANDLE_EOF, STATUS_CANCELLED:
     // ERROR_OPERATION_ABORTED, STATUS_PIPE_BROKEN: ERROR_BROKEN_PIPE), as BindIoCompletionCallback does.
     DWORD error = ok ? ERROR_SUCCESS : GetLastError();
     if (!ok && ov == nullptr) {
-      // No packet was dequeued: the port is gone (it never is while a thread runs) or the wait failed.
-      if (error == ERROR_ABANDONED_WAIT_0 || error == ERROR_INVALID_HANDLE) break;
+      // No packet: the port is empty (draining), or gone, or the wait failed.
+      if (draining || error == ERROR_ABANDONED_WAIT_0 || error == ERROR_INVALID_HANDLE) break;
       continue;
     }
     if (key == 0) continue;  // never one of w3tp's packets
@@ -309,33 +311,29 @@ void pool_impl::run(worker& self) noexcept {
         LPOVERLAPPED_COMPLETION_ROUTINE fn = p->fn;
         DWORD posted_error = p->error;
         delete p;
-        t_in_owed_item = true;
         guarded([&] { fn(posted_error, bytes, ov); });
-        t_in_owed_item = false;
-        leave();
         break;
       }
       case key_kind::task: {
         auto* t = reinterpret_cast<task_base*>(ov);
-        t_in_owed_item = true;
         guarded([t] { t->complete_(t, true); });
-        t_in_owed_item = false;
-        leave();
         break;
       }
       case key_kind::stop:
-        live_.fetch_sub(1, std::memory_order_relaxed);
-        self.exited.store(true, std::memory_order_release);
-        t_pool = nullptr;
-        return;
+        if (draining)
+          ++others_stops;
+        else
+          draining = true;
+        break;
       case key_kind::retire:
-        if (should_retire(self)) {
+        if (!draining && should_retire(self)) {
           t_pool = nullptr;
           return;
         }
         break;
     }
   }
+  for (; others_stops > 0; --others_stops) post_control(stop_key_, nullptr);
   live_.fetch_sub(1, std::memory_order_relaxed);
   self.exited.store(true, std::memory_order_release);
   t_pool = nullptr;
@@ -378,13 +376,14 @@ void pool_impl::stop_threads() noexcept {
   {
     std::lock_guard lock(threads_mu_);
     threads_stopping_ = true;
-    // A stop packet is queued behind every packet already in the port (its queue is FIFO), so each
-    // thread runs what was due before it takes one and leaves.
+    // One stop packet per thread. The port queues packets in FIFO order but does not promise to hand
+    // them out in that order, so a thread does not leave at its stop packet: it drains the port first
+    // (see run), and so every packet queued before the last thread leaves gets its routine.
     for (unsigned n = live_.load(std::memory_order_relaxed); n > 0; --n) post_control(stop_key_, nullptr);
     for (auto& w : workers_) {
       if (!w->thread.joinable()) continue;
       if (w->thread.get_id() == std::this_thread::get_id())
-        w->thread.detach();  // shutdown from a routine: this thread leaves when the routine returns
+        w->thread.detach();  // shutdown from a routine: this thread drains and leaves when it returns
       else
         joinable.push_back(std::move(w->thread));
     }
@@ -406,13 +405,14 @@ void pool_impl::shutdown() {
     }
     state_.store(k_stopping, std::memory_order_seq_cst);
   }
-  // Every accepted post and task is owed its routine (the calling routine itself excepted). Operations
-  // that the application started with the system's ReadFile/WriteFile are not counted: the application
+  // From here on post, the executor and associate refuse. Calls that were accepted just before are
+  // still queueing their packet: wait for them, so that every accepted post and task is in the port
+  // before the stop packets. Their routines then run while the threads drain the port. Operations that
+  // the application started with the system's ReadFile/WriteFile are not counted: the application
   // cancels or closes its handles, and lets their routines run, before it shuts the pool down.
-  std::uint64_t own = (own_thread && t_in_owed_item) ? 1 : 0;
   {
     std::unique_lock lock(shutdown_mu_);
-    shutdown_cv_.wait(lock, [&] { return outstanding_.load(std::memory_order_seq_cst) <= own; });
+    shutdown_cv_.wait(lock, [&] { return calls_in_progress_.load(std::memory_order_seq_cst) == 0; });
   }
   stop_threads();
   {
