@@ -662,6 +662,52 @@ void shutdown_section() {
     CHECK(s.post_after == HRESULT_FROM_WIN32(ERROR_INVALID_STATE));
     delete pool;
   }
+  // shutdown from the routine of a one-thread pool, with posts queued behind it: no deadlock, and the
+  // thread runs them after the routine returns.
+  {
+    auto* pool = new w3tp::thread_pool({.threads = 1});
+    g_shutdown_runs = 0;
+    blocker gate;
+    shutdown_from_routine s;
+    s.pool = pool;
+    REQUIRE(pool->post(block, 0, 0, &gate) == S_OK);
+    REQUIRE(gate.started.wait());
+    REQUIRE(pool->post(shut_down_pool, 0, 0, &s) == S_OK);
+    for (int i = 0; i < 10; ++i) REQUIRE(pool->post(count_run, 0, 0, nullptr) == S_OK);
+    gate.release.set();
+    REQUIRE(s.done.wait());
+    delete pool;  // the pool's thread still drains the port, and frees the pool when it leaves
+    DWORD start = GetTickCount();
+    while (g_shutdown_runs.load() != 10 && GetTickCount() - start < k_wait_ms) SwitchToThread();
+    CHECK(g_shutdown_runs.load() == 10);
+  }
+  // I/O completions queued before shutdown get their routines before it returns.
+  {
+    w3tp::thread_pool pool({.threads = 1});
+    HANDLE h = open_temp(true);
+    REQUIRE(h != INVALID_HANDLE_VALUE);
+    REQUIRE(pool.associate(h, record) == S_OK);
+    blocker gate;
+    REQUIRE(pool.post(block, 0, 0, &gate) == S_OK);
+    REQUIRE(gate.started.wait());
+    // The only thread is blocked: these completions wait in the port.
+    // An event in the OVERLAPPED (low bit clear) is set when the write is done, as its packet is queued;
+    // the OVERLAPPED itself is updated only when the packet is dequeued.
+    io ops[5];
+    HANDLE done[5];
+    for (int i = 0; i < 5; ++i) {
+      ops[i].prepare(static_cast<ULONGLONG>(i) * 16);
+      ops[i].hEvent = done[i] = CreateEventW(nullptr, TRUE, FALSE, nullptr);
+      REQUIRE(accepted(WriteFile(h, "0123456789abcdef", 16, nullptr, &ops[i])));
+    }
+    CHECK(WaitForMultipleObjects(5, done, TRUE, k_wait_ms) == WAIT_OBJECT_0);
+    std::thread stopper([&] { pool.shutdown(); });
+    gate.release.set();
+    stopper.join();
+    for (auto& op : ops) CHECK(op.calls.load() == 1 && op.error == ERROR_SUCCESS && op.bytes == 16);
+    for (HANDLE e : done) CloseHandle(e);
+    CloseHandle(h);
+  }
 }
 
 }  // namespace
