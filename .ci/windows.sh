@@ -34,7 +34,7 @@ step "install, then a consumer project with find_package(w3tp CONFIG REQUIRED)"
 work=$(mktemp -d "${TMPDIR:-/tmp}/w3tp-windows-package.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cmake --install "$build" --prefix "$work/prefix"
-cmake -S "$root/tests/find_package" -B "$work/consumer" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+cmake -S "$root/tests/windows/consumer" -B "$work/consumer" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DCMAKE_PREFIX_PATH="$work/prefix"
 cmake --build "$work/consumer"
 # The consumer's build has its own copy of the toolchain's Wine wrapper.
