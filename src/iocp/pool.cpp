@@ -199,7 +199,11 @@ HRESULT pool_impl::associate(HANDLE h, LPOVERLAPPED_COMPLETION_ROUTINE fn, routi
   try {
     std::lock_guard lock(records_mu_);
     if (callable != nullptr) {
-      record = callable_records_.emplace_back(std::make_unique<association_record>(owned.release())).get();
+      // The record takes the callable only once it exists, so that a failed allocation destroys it.
+      auto made = std::make_unique<association_record>(static_cast<routine_base*>(nullptr));
+      made->callable = std::move(owned);
+      record = made.get();
+      callable_records_.push_back(std::move(made));
     } else {
       auto& slot = fn_records_[fn];
       if (!slot) slot = std::make_unique<association_record>(fn);
