@@ -7,9 +7,11 @@
 #include <w3tp/w3tp.hpp>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -36,6 +38,10 @@ struct copy_job {
   std::atomic<std::uint64_t> copied{0};
   std::atomic<DWORD> error{ERROR_SUCCESS};
   std::atomic<int> active{0};  // chunks still running; the copy is over when it reaches 0
+  // Waited for with a condition variable, not std::atomic::wait, which can miss a notification with
+  // MinGW-w64's libstdc++ 12 (its wait without futexes checks the value outside its mutex).
+  std::mutex mutex;
+  std::condition_variable finished;
   chunk chunks[kInFlight];
 };
 
@@ -46,7 +52,10 @@ void set_offset(OVERLAPPED& ov, std::uint64_t offset) {
 }
 
 void finish_chunk(copy_job& job) {
-  if (job.active.fetch_sub(1) == 1) job.active.notify_all();
+  if (job.active.fetch_sub(1) == 1) {
+    { std::lock_guard<std::mutex> lock(job.mutex); }  // orders the notification after the waiter's check
+    job.finished.notify_all();
+  }
 }
 
 /// Starts the read of the next unclaimed chunk, or retires this chunk when the file is done.
@@ -109,7 +118,10 @@ DWORD copy_file(w3tp::thread_pool& pool, const std::string& source, const std::s
     c.job = &job;
     start_read(c);
   }
-  for (int n = job.active.load(); n != 0; n = job.active.load()) job.active.wait(n);
+  {
+    std::unique_lock<std::mutex> lock(job.mutex);
+    job.finished.wait(lock, [&] { return job.active.load() == 0; });
+  }
   CloseHandle(job.source);
   CloseHandle(job.destination);
   *copied = job.copied.load();

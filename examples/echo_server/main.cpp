@@ -22,9 +22,11 @@ using socket_t = int;
 #endif
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -40,6 +42,10 @@ struct connection {
 };
 
 std::atomic<int> g_open_connections{0};
+// Waited for with a condition variable, not std::atomic::wait, which can miss a notification with
+// MinGW-w64's libstdc++ 12 (its wait without futexes checks the value outside its mutex).
+std::mutex g_open_mutex;
+std::condition_variable g_open_changed;
 
 void start_read(connection* c);
 
@@ -47,7 +53,8 @@ void drop(connection* c) {
   CloseHandle(c->handle);
   delete c;
   g_open_connections.fetch_sub(1);
-  g_open_connections.notify_all();
+  { std::lock_guard<std::mutex> lock(g_open_mutex); }  // orders the notification after the waiter's check
+  g_open_changed.notify_all();
 }
 
 VOID CALLBACK on_io(DWORD error, DWORD bytes, LPOVERLAPPED overlapped) {
@@ -157,7 +164,10 @@ int main(int argc, char** argv) {
   }
   for (auto& t : clients) t.join();
   // Every connection's routine closes it when its client goes away.
-  for (int n = g_open_connections.load(); n != 0; n = g_open_connections.load()) g_open_connections.wait(n);
+  {
+    std::unique_lock<std::mutex> lock(g_open_mutex);
+    g_open_changed.wait(lock, [] { return g_open_connections.load() == 0; });
+  }
   W3TP_CLOSE_SOCKET(l);
   std::printf("echo_server: %d of %d clients got every echo back\n", passed.load(), kClients);
   return passed.load() == kClients ? 0 : 1;
