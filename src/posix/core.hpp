@@ -153,7 +153,7 @@ struct op_record : queue_node {
   std::uint32_t starter = 0;  // thread id that started it (for CancelIo)
   op_code code = op_code::read;
   std::atomic<std::uint8_t> flags{0};
-  std::uint16_t home = 0;  // engine's choice (e.g. the ring that owns it)
+  std::atomic<std::uint16_t> home{0};  // engine's choice (e.g. the ring that owns it)
   DWORD error = ERROR_SUCCESS;
 
   op_record() noexcept : buf(nullptr) {}
@@ -275,7 +275,7 @@ bool on_any_pool_thread() noexcept;
 std::unique_ptr<engine> make_epoll_engine(pool_impl& pool);
 #ifdef W3TP_HAVE_IO_URING
 /// base_threads: the pool's permanent threads, whose rings are set up by the factory.
-std::unique_ptr<engine> make_uring_engine(pool_impl& pool, unsigned base_threads);
+std::unique_ptr<engine> make_uring_engine(pool_impl& pool, unsigned base_threads, unsigned max_threads);
 /// Probes io_uring once per process: "" when usable, else why not.
 const std::string& uring_unavailable_reason();
 #endif

@@ -342,7 +342,8 @@ unsigned default_threads(unsigned requested) {
   return std::max(2u, std::thread::hardware_concurrency());
 }
 
-std::unique_ptr<engine> make_engine(pool_impl& pool, [[maybe_unused]] unsigned threads, backend requested,
+std::unique_ptr<engine> make_engine(pool_impl& pool, [[maybe_unused]] unsigned threads,
+                                    [[maybe_unused]] unsigned max_threads, backend requested,
                                     std::string& fallback_reason) {
   switch (requested) {
     case backend::iocp:
@@ -351,7 +352,7 @@ std::unique_ptr<engine> make_engine(pool_impl& pool, [[maybe_unused]] unsigned t
     case backend::epoll: return make_epoll_engine(pool);
     case backend::io_uring:
 #ifdef W3TP_HAVE_IO_URING
-      return make_uring_engine(pool, threads);
+      return make_uring_engine(pool, threads, max_threads);
 #else
       throw std::system_error(ENOTSUP, std::generic_category(),
                               "this w3tp was built without the io_uring backend (W3TP_WITH_IO_URING=OFF)");
@@ -363,7 +364,7 @@ std::unique_ptr<engine> make_engine(pool_impl& pool, [[maybe_unused]] unsigned t
     fallback_reason = why;
   } else {
     try {
-      return make_uring_engine(pool, threads);
+      return make_uring_engine(pool, threads, max_threads);
     } catch (const std::system_error& e) {
       fallback_reason = e.what();
     }
@@ -380,7 +381,7 @@ pool_impl::pool_impl(thread_pool& owner, pool_options options) : options_(std::m
   unsigned threads = default_threads(options_.threads);
   unsigned max_threads = options_.max_threads == 0 ? 256u : options_.max_threads;
   max_threads = std::max(max_threads, threads);
-  engine_ = make_engine(*this, threads, requested_backend(options_), fallback_reason_);
+  engine_ = make_engine(*this, threads, max_threads, requested_backend(options_), fallback_reason_);
   sched_ = std::make_unique<scheduler>(*this, threads, max_threads);
   try {
     sched_->start(*engine_);
