@@ -201,7 +201,12 @@ class epoll_engine final : public engine {
       release_handle(h);
       for (queue_node* it = first; it != nullptr;) {
         queue_node* next = it->next_;
-        pool_.sched().push_local(w, it);
+        // The first completion of a batch stays here; the others go where any idle thread takes them,
+        // so that they never wait behind a routine of this thread that blocks (API.md, behaviour 9).
+        if (!reaped)
+          pool_.sched().push_local(w, it);
+        else
+          pool_.sched().push_global(it);
         reaped = true;
         it = next;
       }
