@@ -125,7 +125,7 @@ TEST_CASE("associate: a pool that is shut down refuses with ERROR_INVALID_STATE"
 TEST_CASE("associate: a callable routine runs for each operation and is destroyed after the close", "[assoc]") {
   fixture f;
   HANDLE r, w;
-  f.pipe(r, w, false, true);
+  f.pipe(r, w, false, false);
   auto alive = std::make_shared<int>(0);
   std::weak_ptr<int> watch = alive;
   std::atomic<int> calls{0};

@@ -69,7 +69,7 @@ TEST_CASE("close: closing again gives FALSE and ERROR_INVALID_HANDLE", "[close]"
 TEST_CASE("close: the socket's peer sees end of file within 100 ms", "[close][socket]") {
   fixture f;
   HANDLE a, b;
-  f.sockets(a, b);
+  f.sockets(a, b, true, true);
   op pending_on_a(8), peer(8);
   REQUIRE(start_read(f.t, a, pending_on_a));  // a read in flight must not keep the socket open
   REQUIRE(start_read(f.t, b, peer));
@@ -100,7 +100,7 @@ TEST_CASE("close: a descriptor that reuses the number gets no old data or comple
 
   // The next socket (or pipe) made will usually take the same number on POSIX (lowest free).
   HANDLE c, d;
-  f.sockets(c, d);
+  f.sockets(c, d, true, true);
   INFO("old descriptor " << old_fd << ", new ones " << descriptor_of(c) << " and " << descriptor_of(d));
   op new_read(16);
   REQUIRE(start_read(f.t, c, new_read));

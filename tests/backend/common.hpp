@@ -202,14 +202,15 @@ struct fixture {
     handles.push_back(h);
     return h;
   }
-  void pipe(HANDLE& r, HANDLE& w, bool assoc_r = true, bool assoc_w = true) {
+  // By default only the end under test is associated; the other end feeds it with plain_write.
+  void pipe(HANDLE& r, HANDLE& w, bool assoc_r = true, bool assoc_w = false) {
     REQUIRE(make_pipe(r, w));
     keep(r);
     keep(w);
     if (assoc_r) REQUIRE(pool->associate(r, record_routine) == S_OK);
     if (assoc_w) REQUIRE(pool->associate(w, record_routine) == S_OK);
   }
-  void sockets(HANDLE& a, HANDLE& b, bool assoc_a = true, bool assoc_b = true) {
+  void sockets(HANDLE& a, HANDLE& b, bool assoc_a = true, bool assoc_b = false) {
     REQUIRE(make_socket_pair(a, b));
     keep(a);
     keep(b);
@@ -245,7 +246,8 @@ inline void write_all(fixture& f, HANDLE h, op& o, const std::string& data, unsi
   REQUIRE(o.bytes.load() == data.size());
 }
 
-/// A write on a handle that is not associated (on POSIX a plain blocking write; on Windows the
+/// A write on a handle that is not associated (never use it on an associated one: the routine would
+/// get an OVERLAPPED that is not an op) (on POSIX a plain blocking write; on Windows the
 /// overlapped write is waited for with GetOverlappedResult), used to feed the peer of a handle under test.
 inline bool plain_write(HANDLE h, const std::string& data) {
   OVERLAPPED ov{};

@@ -95,9 +95,11 @@ self_wait_ctx* g_self = nullptr;
 // bounded wait turns into a failure.
 VOID WINAPI self_wait_routine(DWORD err, DWORD n, LPOVERLAPPED ov) {
   op* o = reinterpret_cast<op*>(ov);
-  o->owner->record(*o, err, n, ov);
   self_wait_ctx& c = *g_self;
-  if (o == &c.child_post || o == &c.child_file || o == &c.child_pipe || o == &c.child_pipe_write) return;
+  if (o == &c.child_post || o == &c.child_file || o == &c.child_pipe || o == &c.child_pipe_write) {
+    o->owner->record(*o, err, n, ov);
+    return;
+  }
   op* child = nullptr;
   switch (c.which.load()) {
     case 0:
@@ -117,6 +119,7 @@ VOID WINAPI self_wait_routine(DWORD err, DWORD n, LPOVERLAPPED ov) {
       break;
   }
   c.saw_child = c.f->t.wait_op(*child, 5000ms);
+  o->owner->record(*o, err, n, ov);  // last: the test reads saw_child once this routine is recorded
 }
 
 }  // namespace
@@ -221,8 +224,12 @@ busy_ctx* g_busy = nullptr;
 // pending: everything a routine may do (API.md, behaviour 9).
 VOID WINAPI busy_routine(DWORD err, DWORD n, LPOVERLAPPED ov) {
   op* o = reinterpret_cast<op*>(ov);
-  o->owner->record(*o, err, n, ov);
   busy_ctx& c = *g_busy;
+  struct record_last {  // the test reads the results once this routine is recorded
+    op* o;
+    DWORD err, n;
+    ~record_last() { o->owner->record(*o, err, n, &o->ov); }
+  } last{o, err, n};
   if (c.stage.fetch_add(1) != 0) return;
   if (!make_pipe(c.r, c.w)) return;
   c.assoc_result = c.f->p().associate(c.r, record_routine);

@@ -37,8 +37,8 @@ TEST_CASE("exactly once: file write and read run their routine once with the sam
 TEST_CASE("exactly once: pipe and socket reads complete once when data arrives", "[once][pipe][socket]") {
   fixture f;
   HANDLE r, w, a, b;
-  f.pipe(r, w);
-  f.sockets(a, b);
+  f.pipe(r, w, true, true);
+  f.sockets(a, b, true, true);
   op pr, sr;
   REQUIRE(start_read(f.t, r, pr));
   REQUIRE(start_read(f.t, a, sr));

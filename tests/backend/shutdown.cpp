@@ -19,7 +19,7 @@ TEST_CASE("shutdown: pending pipe and socket reads complete with ERROR_OPERATION
   fixture f;
   HANDLE r, w, a, b;
   f.pipe(r, w);
-  f.sockets(a, b);
+  f.sockets(a, b, true, true);
   op p1(8), p2(8), s1(8), s2(8);
   REQUIRE(start_read(f.t, r, p1));
   REQUIRE(start_read(f.t, r, p2));
@@ -65,7 +65,7 @@ TEST_CASE("shutdown: every accepted operation gets its routine", "[shutdown]") {
 TEST_CASE("shutdown: later calls fail with ERROR_INVALID_STATE and run no routine", "[shutdown]") {
   fixture f;
   HANDLE r, w;
-  f.pipe(r, w);
+  f.pipe(r, w, true, true);
   temp_file tf("shutdown-late");
   HANDLE file = f.file(tf.path);
   f.p().shutdown();
