@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <system_error>
 
@@ -518,10 +519,21 @@ void pool_impl::shutdown() {
   for (;;) {
     std::uint32_t epoch = owed_epoch_.load(std::memory_order_seq_cst);
     if (owed_total() <= own) break;
-    owed_epoch_.wait(epoch, std::memory_order_seq_cst);
+    if (self == nullptr) {
+      owed_epoch_.wait(epoch, std::memory_order_seq_cst);
+      continue;
+    }
+    // Called from a routine: completions may be due on this very thread's ring or queue, which it
+    // cannot serve while it waits here. Ask an idle thread to look at busy threads' work (the
+    // engine's watchdog), and look again shortly; this is the rare path of a routine that shuts its
+    // own pool down.
+    engine_->arm_watchdog();
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
   sched_->stop();
-  engine_->stop();
+  // From a routine, this thread goes back to its worker loop (to leave it) after this call: the engine
+  // stays up until the pool's last reference goes (~pool_impl), which is after that.
+  if (self == nullptr) engine_->stop();
   {
     std::lock_guard lock(shutdown_mu_);
     state_.store(k_stopped, std::memory_order_seq_cst);
