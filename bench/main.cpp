@@ -71,6 +71,7 @@ struct case_def {
   std::string exe;                // "" (this program), "asio_epoll" or "asio_uring"
   std::vector<std::string> args;  // after the program: "case w p k=v..." or "w k=v..." for Asio
   bool instructions = false;      // measured under callgrind: two run lengths, instructions per op
+  double instr_ops = 0;           // the shorter run length (the longer is 5 times it)
 };
 
 struct row {
@@ -121,10 +122,10 @@ std::vector<case_def> make_cases(const options& o) {
   for (int t : {2, 1}) {
     std::string var = fmt::format("64 chains, {} thr", t);
     std::string th = fmt::format("threads={}", t);
-    self("posts", var, "w3tp io_uring", "posts", "w3tp", 2e6, {th, "backend=io_uring"});
-    self("posts", var, "w3tp epoll", "posts", "w3tp", 2e6, {th, "backend=epoll"});
-    asio("posts", var, "Asio epoll", "asio_epoll", "posts", 2e6, {th});
-    asio("posts", var, "Asio io_uring", "asio_uring", "posts", 2e6, {th});
+    self("posts", var, "w3tp io_uring", "posts", "w3tp", 4e6, {th, "backend=io_uring"});
+    self("posts", var, "w3tp epoll", "posts", "w3tp", 4e6, {th, "backend=epoll"});
+    asio("posts", var, "Asio epoll", "asio_epoll", "posts", 3e6, {th});
+    asio("posts", var, "Asio io_uring", "asio_uring", "posts", 1.5e6, {th});
   }
 
   // file: random 4 KiB reads from the 64 MiB file, 64 in flight, 2 threads; hot and cold cache.
@@ -132,25 +133,25 @@ std::vector<case_def> make_cases(const options& o) {
     std::string wl = cold ? "file cold" : "file";
     std::string var = "4K rand, 64 inflight, 2 thr";
     std::string c = fmt::format("cold={}", cold);
-    double fast = cold ? 30e3 : 1e6, slow = cold ? 30e3 : 2e5;
+    double fast = cold ? 10e3 : 5e5, slow = cold ? 10e3 : 1e5;
     self(wl, var, "w3tp io_uring", "file", "w3tp", fast, {c, "threads=2", "depth=64", "backend=io_uring"});
     self(wl, var, "w3tp epoll", "file", "w3tp", fast, {c, "threads=2", "depth=64", "backend=epoll"});
     self(wl, var, "raw liburing (ring/thr)", "file", "uring", fast, {c, "threads=2", "depth=64"});
     self(wl, var, "pread, 2 thr", "file", "sys", fast, {c, "threads=2"});
     asio(wl, var, "Asio io_uring", "asio_uring", "file", slow, {c, "threads=2", "depth=64"});
-    self(wl, var, "libuv (pool 2)", "file", "uv", slow, {c, "threads=2", "depth=64"});
+    self(wl, var, "libuv (pool 2)", "file", "uv", slow * 0.6, {c, "threads=2", "depth=64"});
   }
 
   // ping-pong throughput: 64 socketpairs, 64-byte messages (ops = round trips).
   for (int t : {2, 1}) {
     std::string var = fmt::format("64 socketpairs, {} thr", t);
     std::string th = fmt::format("threads={}", t);
-    self("pingpong", var, "w3tp io_uring", "pingpong", "w3tp", 4e5, {th, "pairs=64", "backend=io_uring"});
-    self("pingpong", var, "w3tp epoll", "pingpong", "w3tp", 4e5, {th, "pairs=64", "backend=epoll"});
-    self("pingpong", var, "raw liburing (ring/thr)", "pingpong", "uring", 4e5, {th, "pairs=64"});
-    asio("pingpong", var, "Asio epoll", "asio_epoll", "pingpong", 4e5, {th, "pairs=64"});
-    asio("pingpong", var, "Asio io_uring", "asio_uring", "pingpong", 4e5, {th, "pairs=64"});
-    if (t == 1) self("pingpong", var, "libuv (1 loop)", "pingpong", "uv", 4e5, {"pairs=64"});
+    self("pingpong", var, "w3tp io_uring", "pingpong", "w3tp", 4e4, {th, "pairs=64", "backend=io_uring"});
+    self("pingpong", var, "w3tp epoll", "pingpong", "w3tp", 4e4, {th, "pairs=64", "backend=epoll"});
+    self("pingpong", var, "raw liburing (ring/thr)", "pingpong", "uring", 4e4, {th, "pairs=64"});
+    asio("pingpong", var, "Asio epoll", "asio_epoll", "pingpong", 4e4, {th, "pairs=64"});
+    asio("pingpong", var, "Asio io_uring", "asio_uring", "pingpong", 4e4, {th, "pairs=64"});
+    if (t == 1) self("pingpong", var, "libuv (1 loop)", "pingpong", "uv", 4e4, {"pairs=64"});
   }
 
   // latency: one pipe pair, one message in flight; same core (everything on CPU 0) and cross core.
@@ -158,7 +159,7 @@ std::vector<case_def> make_cases(const options& o) {
     std::string wl = cross ? "latency cross-core" : "latency same-core";
     std::string var = "1 pipe pair, 64 B";
     std::string cpus = cross ? "cpus=0,1" : "cpus=0";
-    double n = 5e4;
+    double n = 3e4;
     self(wl, var, "w3tp io_uring", "pingpong", "w3tp", n,
          {cpus, "threads=2", "pairs=1", "pipes=1", "lat=1", "backend=io_uring"});
     self(wl, var, "w3tp epoll", "pingpong", "w3tp", n,
@@ -180,15 +181,15 @@ std::vector<case_def> make_cases(const options& o) {
   for (int h : {1, 100, 10000}) {
     std::string var = fmt::format("{} idle handles + file", h);
     std::string hs = fmt::format("handles={}", h);
-    self("scale handles", var, "w3tp io_uring", "handles", "w3tp", 5e5, {hs, "threads=2", "backend=io_uring"});
-    self("scale handles", var, "w3tp epoll", "handles", "w3tp", 5e5, {hs, "threads=2", "backend=epoll"});
-    self("scale handles", var, "raw liburing (ring/thr)", "handles", "uring", 5e5, {hs, "threads=2"});
+    self("scale handles", var, "w3tp io_uring", "handles", "w3tp", 3e5, {hs, "threads=2", "backend=io_uring"});
+    self("scale handles", var, "w3tp epoll", "handles", "w3tp", 3e5, {hs, "threads=2", "backend=epoll"});
+    self("scale handles", var, "raw liburing (ring/thr)", "handles", "uring", 3e5, {hs, "threads=2"});
   }
   // scale: queue depth at 2 threads.
   for (int d : {1, 4, 16, 64, 256, 512}) {
     std::string var = fmt::format("file, depth {:>3}, 2 thr", d);
     std::string ds = fmt::format("depth={}", d);
-    double n = d < 16 ? 1.5e5 : 5e5;
+    double n = d < 16 ? 5e4 : 3e5;
     self("scale depth", var, "w3tp io_uring", "file", "w3tp", n, {ds, "threads=2", "backend=io_uring"});
     self("scale depth", var, "w3tp epoll", "file", "w3tp", n, {ds, "threads=2", "backend=epoll"});
     self("scale depth", var, "raw liburing (ring/thr)", "file", "uring", n, {ds, "threads=2"});
@@ -197,10 +198,10 @@ std::vector<case_def> make_cases(const options& o) {
   for (int t : {1, 2, 4}) {
     std::string var = fmt::format("file, depth 64, {} thr", t);
     std::string th = fmt::format("threads={}", t);
-    self("scale threads", var, "w3tp io_uring", "file", "w3tp", 5e5, {th, "depth=64", "backend=io_uring"});
-    self("scale threads", var, "w3tp epoll", "file", "w3tp", 5e5, {th, "depth=64", "backend=epoll"});
-    self("scale threads", var, "raw liburing (ring/thr)", "file", "uring", 5e5, {th, "depth=64"});
-    self("scale threads", var, fmt::format("pread, {} thr", t), "file", "sys", 5e5, {th});
+    self("scale threads", var, "w3tp io_uring", "file", "w3tp", 3e5, {th, "depth=64", "backend=io_uring"});
+    self("scale threads", var, "w3tp epoll", "file", "w3tp", 3e5, {th, "depth=64", "backend=epoll"});
+    self("scale threads", var, "raw liburing (ring/thr)", "file", "uring", 3e5, {th, "depth=64"});
+    self("scale threads", var, fmt::format("pread, {} thr", t), "file", "sys", 3e5, {th});
   }
 
   // memory: RSS delta over 16000 eventfd handles, then one pending 8-byte read on each.
@@ -215,8 +216,9 @@ std::vector<case_def> make_cases(const options& o) {
 
   // instructions: user-space instructions per operation under callgrind (two run lengths).
   if (o.instructions) {
+    double n = 1e4;  // the shorter run length of the current group
     auto instr = [&](std::string var, std::string peer, std::string exe, std::vector<std::string> a) {
-      v.push_back({"instructions", std::move(var), std::move(peer), std::move(exe), std::move(a), true});
+      v.push_back({"instructions", std::move(var), std::move(peer), std::move(exe), std::move(a), true, n});
     };
     std::string fv = "file 4K read, 64 inflight, 1 thr";
     instr(fv, "w3tp io_uring", "", {"case", "file", "w3tp", "threads=1", "depth=64", "backend=io_uring"});
@@ -224,10 +226,12 @@ std::vector<case_def> make_cases(const options& o) {
     instr(fv, "raw liburing (ring/thr)", "", {"case", "file", "uring", "threads=1", "depth=64"});
     instr(fv, "pread, 1 thr", "", {"case", "file", "sys", "threads=1"});
     instr(fv, "Asio io_uring", "asio_uring", {"file", "threads=1", "depth=64"});
+    n = 1e5;
     std::string pv = "post, 64 chains, 1 thr";
     instr(pv, "w3tp io_uring", "", {"case", "posts", "w3tp", "threads=1", "backend=io_uring"});
     instr(pv, "w3tp epoll", "", {"case", "posts", "w3tp", "threads=1", "backend=epoll"});
     instr(pv, "Asio epoll", "asio_epoll", {"posts", "threads=1"});
+    n = 5e3;
     std::string pp = "ping-pong round trip, 64 pairs, 1 thr";
     instr(pp, "w3tp io_uring", "", {"case", "pingpong", "w3tp", "threads=1", "pairs=64", "backend=io_uring"});
     instr(pp, "w3tp epoll", "", {"case", "pingpong", "w3tp", "threads=1", "pairs=64", "backend=epoll"});
@@ -393,7 +397,7 @@ int run_all(const options& o) {
         continue;
       }
       // Two run lengths; start-up and tear-down cancel out in the difference.
-      const std::uint64_t n1 = static_cast<std::uint64_t>(20000 * std::max(o.scale, 0.25));
+      const std::uint64_t n1 = static_cast<std::uint64_t>(c.instr_ops * std::max(o.scale, 0.25));
       const std::uint64_t n2 = 5 * n1;
       double tot[2];
       for (int k = 0; k < 2; ++k) {

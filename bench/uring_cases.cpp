@@ -116,8 +116,7 @@ void pp_thread(std::vector<end_state*> ends, std::vector<std::uint64_t>* rtt, st
       start_read(e);
     }
   }
-  // A thread that serves only servers stops when its peers are done: the driver closes nothing, so
-  // it counts the messages it must answer instead.
+  // A thread that serves only servers cannot see its clients finish: it counts the answers it owes.
   std::uint64_t server_msgs = 0;
   for (end_state* e : ends)
     if (!e->client) server_msgs += e->left;
@@ -135,6 +134,10 @@ void pp_thread(std::vector<end_state*> ends, std::vector<std::uint64_t>* rtt, st
       }
       if (write) {
         e->got = 0;
+        if (!e->client) {
+          --server_msgs;
+          if (--e->left == 0) continue;  // a server that answered its last message reads no more
+        }
         start_read(e);
         continue;
       }
@@ -149,8 +152,6 @@ void pp_thread(std::vector<end_state*> ends, std::vector<std::uint64_t>* rtt, st
           --clients;
           continue;
         }
-      } else if (--server_msgs, --e->left == 0) {
-        continue;  // its client sends no more
       }
       start_write(e);
     }

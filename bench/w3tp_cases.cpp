@@ -22,6 +22,16 @@ w3tp::thread_pool* g_pool = nullptr;
 HANDLE g_file = INVALID_HANDLE_VALUE;
 std::atomic<unsigned> g_left{0};  // chains, slots or clients still running
 std::atomic<std::uint64_t> g_errors{0};
+// Set before a case closes its handles: what completes after that (aborted reads, a pipe's broken
+// end, a socket's orderly close) is the tear-down, not a failure.
+std::atomic<bool> g_closing{false};
+std::atomic<std::uint64_t> g_first_error{0};  // (error << 32 | bytes) + 1 of the first failure, for the note
+
+void record_error(DWORD error, DWORD bytes) {
+  g_errors.fetch_add(1, std::memory_order_relaxed);
+  std::uint64_t none = 0;
+  g_first_error.compare_exchange_strong(none, ((std::uint64_t{error} << 32) | bytes) + 1);
+}
 
 void finish_one() {
   if (g_left.fetch_sub(1, std::memory_order_acq_rel) == 1) g_left.notify_all();
@@ -44,7 +54,8 @@ std::unique_ptr<w3tp::thread_pool> make_pool(const params& p) {
 
 int check_errors() {
   if (std::uint64_t e = g_errors.load(); e != 0) {
-    note(fmt::format("{} operations failed", e));
+    std::uint64_t f = g_first_error.load() - 1;
+    note(fmt::format("{} operations failed (first: error {}, {} bytes)", e, f >> 32, f & 0xFFFFFFFFu));
     return 1;
   }
   return 0;
@@ -65,7 +76,7 @@ void CALLBACK post_routine(DWORD, DWORD, OVERLAPPED* ov) {
     return;
   }
   if (FAILED(g_pool->post(post_routine, 0, 0, ov))) {
-    g_errors.fetch_add(1);
+    record_error(GetLastError(), 0xFFFF);
     finish_one();
   }
 }
@@ -85,14 +96,14 @@ void issue_read(file_slot* s) {
   s->ov.Offset = static_cast<DWORD>(off);
   s->ov.OffsetHigh = static_cast<DWORD>(off >> 32);
   if (!ReadFile(g_file, s->buf, k_block, nullptr, &s->ov) && GetLastError() != ERROR_IO_PENDING) {
-    g_errors.fetch_add(1);
+    record_error(GetLastError(), 0xFFFF);
     finish_one();
   }
 }
 
 void CALLBACK file_routine(DWORD error, DWORD bytes, OVERLAPPED* ov) {
   auto* s = reinterpret_cast<file_slot*>(ov);
-  if (error != ERROR_SUCCESS || bytes != k_block) g_errors.fetch_add(1, std::memory_order_relaxed);
+  if (error != ERROR_SUCCESS || bytes != k_block) record_error(error, bytes);
   if (--s->left == 0) {
     finish_one();
     return;
@@ -145,14 +156,16 @@ struct pp_end {
 void pp_start_write(pp_end* e) {
   if (e->rtt != nullptr) e->t0 = now_ns();
   if (!WriteFile(e->hw, e->wbuf, k_msg, nullptr, &e->wr.ov) && GetLastError() != ERROR_IO_PENDING) {
-    g_errors.fetch_add(1);
+    if (g_closing.load(std::memory_order_acquire)) return;  // the run closed the handle
+    record_error(GetLastError(), 0xFFFF);
     if (e->client) finish_one();
   }
 }
 
 void pp_start_read(pp_end* e) {
   if (!ReadFile(e->hr, e->rbuf + e->got, k_msg - e->got, nullptr, &e->rd.ov) && GetLastError() != ERROR_IO_PENDING) {
-    g_errors.fetch_add(1);
+    if (g_closing.load(std::memory_order_acquire)) return;  // the run closed the handle
+    record_error(GetLastError(), 0xFFFF);
     if (e->client) finish_one();
   }
 }
@@ -161,8 +174,9 @@ void CALLBACK pp_routine(DWORD error, DWORD bytes, OVERLAPPED* ov) {
   auto* op = reinterpret_cast<pp_op*>(ov);
   pp_end* e = op->end;
   if (error != ERROR_SUCCESS || (!op->write && bytes == 0)) {
-    // The servers' last reads end with ERROR_OPERATION_ABORTED when the run closes their handles.
-    if (error != ERROR_OPERATION_ABORTED) g_errors.fetch_add(1);
+    // The servers' last reads end when the run closes the handles.
+    if (g_closing.load(std::memory_order_acquire)) return;
+    record_error(error, bytes);
     if (e->client) finish_one();
     return;
   }
@@ -192,9 +206,11 @@ HANDLE adopt_associate(int fd, LPOVERLAPPED_COMPLETION_ROUTINE fn) {
   return h;
 }
 
-void CALLBACK idle_routine(DWORD error, DWORD, OVERLAPPED*) {
-  if (error != ERROR_OPERATION_ABORTED) g_errors.fetch_add(1);
+void CALLBACK idle_routine(DWORD error, DWORD bytes, OVERLAPPED*) {
+  if (error != ERROR_OPERATION_ABORTED) record_error(error, bytes);
 }
+
+void CALLBACK quiet_routine(DWORD, DWORD, OVERLAPPED*) {}
 
 }  // namespace
 
@@ -274,6 +290,7 @@ int w3tp_pingpong(const params& p) {
     report_latency(rtt);
   else
     report_rate(rounds * pairs, ns);
+  g_closing.store(true);
   for (auto& e : ends) {
     CloseHandle(e.hr);
     if (e.hw != e.hr) CloseHandle(e.hw);
@@ -332,7 +349,7 @@ int w3tp_memory(const params& p) {
   {
     // Warm-up: the pool's first handle, operation and routine, so that one-off costs do not count.
     int fd = ::eventfd(1, EFD_CLOEXEC);
-    HANDLE h = adopt_associate(fd, idle_routine);
+    HANDLE h = adopt_associate(fd, quiet_routine);
     OVERLAPPED ov = {};
     std::uint64_t v;
     g_left.store(1);
