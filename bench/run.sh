@@ -20,8 +20,13 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DW3TP_BUILD_BE
 cmake --build "$build" >/dev/null
 mkdir -p "$out"
 "$build/bench/w3tp_bench" run --json "$out/results.jsonl" "$@" | tee "$out/results.txt"
-if python3 -c 'import matplotlib' 2>/dev/null; then
-  python3 "$here/report.py" "$out/results.jsonl" --md "$out/results.md" --png "$out/results.png"
+# The first Python that has matplotlib (a pyenv shim may hide Debian's python3-matplotlib).
+py=""
+for cand in python3 /usr/bin/python3; do
+  if command -v "$cand" >/dev/null && "$cand" -c 'import matplotlib' 2>/dev/null; then py=$cand; break; fi
+done
+if [ -n "$py" ]; then
+  "$py" "$here/report.py" "$out/results.jsonl" --md "$out/results.md" --png "$out/results.png"
 else
   echo "run.sh: python3-matplotlib is missing (apt-get install -y python3-matplotlib); no chart" >&2
 fi

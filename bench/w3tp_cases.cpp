@@ -33,12 +33,38 @@ void record_error(DWORD error, DWORD bytes) {
   g_first_error.compare_exchange_strong(none, ((std::uint64_t{error} << 32) | bytes) + 1);
 }
 
+// The measuring thread sleeps on an eventfd, not in std::atomic::wait: libstdc++'s atomic waits share
+// a small table of futexes, and while a thread waits in it, every notify on an address that hashes to
+// the same entry (w3tp notifies each OVERLAPPED's Internal on completion) becomes a futex syscall.
+// That cost is w3tp's to fix (see bench/README.md); with wait=atomic a case shows it.
+int g_done_fd = -1;
+bool g_wait_atomic = false;
+
 void finish_one() {
-  if (g_left.fetch_sub(1, std::memory_order_acq_rel) == 1) g_left.notify_all();
+  if (g_left.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    if (g_wait_atomic) {
+      g_left.notify_all();
+    } else {
+      std::uint64_t one = 1;
+      [[maybe_unused]] ssize_t r = ::write(g_done_fd, &one, sizeof one);
+    }
+  }
+}
+
+void wait_done() {
+  if (g_wait_atomic) {
+    wait_zero(g_left);
+    return;
+  }
+  std::uint64_t v;
+  while (g_left.load(std::memory_order_acquire) != 0)
+    if (::read(g_done_fd, &v, sizeof v) < 0 && errno != EINTR) fail("eventfd read");
 }
 
 // Builds the pool a case asks for; nullopt (after a note) when that backend cannot start here.
 std::unique_ptr<w3tp::thread_pool> make_pool(const params& p) {
+  g_wait_atomic = p.str("wait", "eventfd") == "atomic";
+  if (g_done_fd < 0 && (g_done_fd = ::eventfd(0, EFD_CLOEXEC)) < 0) fail("eventfd");
   w3tp::pool_options o;
   o.threads = static_cast<unsigned>(p.num("threads", 2));
   std::string b = p.str("backend", "io_uring");
@@ -127,7 +153,7 @@ std::uint64_t run_file(unsigned depth, std::uint64_t ops) {
   std::uint64_t t0 = now_ns();
   for (auto& s : slots)
     if (s.left != 0) issue_read(&s);
-  wait_zero(g_left);
+  wait_done();
   return now_ns() - t0;
 }
 
@@ -225,7 +251,7 @@ int w3tp_posts(const params& p) {
   g_left.store(chains);
   std::uint64_t t0 = now_ns();
   for (auto& ch : c) g_pool->post(post_routine, 0, 0, &ch.ov);
-  wait_zero(g_left);
+  wait_done();
   std::uint64_t ns = now_ns() - t0;
   report_rate(ops / chains * chains, ns);
   pool->shutdown();
@@ -284,7 +310,7 @@ int w3tp_pingpong(const params& p) {
   for (unsigned i = 0; i < pairs; ++i) pp_start_read(&ends[2 * i + 1]);
   std::uint64_t t0 = now_ns();
   for (unsigned i = 0; i < pairs; ++i) pp_start_write(&ends[2 * i]);
-  wait_zero(g_left);
+  wait_done();
   std::uint64_t ns = now_ns() - t0;
   if (lat)
     report_latency(rtt);
@@ -354,7 +380,7 @@ int w3tp_memory(const params& p) {
     std::uint64_t v;
     g_left.store(1);
     g_pool->post([](DWORD, DWORD, OVERLAPPED*) { finish_one(); }, 0, 0, nullptr);
-    wait_zero(g_left);
+    wait_done();
     std::atomic_ref<ULONG_PTR> st(ov.Internal);
     if (ReadFile(h, &v, 8, nullptr, &ov) || GetLastError() == ERROR_IO_PENDING) {
       while (st.load() == STATUS_PENDING) st.wait(STATUS_PENDING);
