@@ -402,7 +402,7 @@ int run_all(const options& o) {
       double tot[2];
       for (int k = 0; k < 2; ++k) {
         std::string outf = fmt::format("/tmp/w3tp_bench_callgrind.{}.{}.out", ::getpid(), k);
-        std::vector<std::string> a = {"valgrind", "--tool=callgrind", "--callgrind-out-file=" + outf};
+        std::vector<std::string> a = {"valgrind", "-q", "--tool=callgrind", "--callgrind-out-file=" + outf};
         a.insert(a.end(), argv.begin(), argv.end());
         a.insert(a.end(), c.args.begin(), c.args.end());
         a.push_back(with_ops(c.args, k == 0 ? n1 : n2));

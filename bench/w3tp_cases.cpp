@@ -2,7 +2,10 @@
 // w3tp on every workload, written as an IIS module would use it: CreateFileA with
 // FILE_FLAG_OVERLAPPED (or adopt_fd for sockets and pipes), associate with a function-pointer routine,
 // ReadFile/WriteFile with an OVERLAPPED, and routines that start the next operation themselves.
+#include <poll.h>
 #include <sys/eventfd.h>
+
+#include <functional>
 
 #include <memory>
 #include <optional>
@@ -38,6 +41,7 @@ void record_error(DWORD error, DWORD bytes) {
 // the same entry (w3tp notifies each OVERLAPPED's Internal on completion) becomes a futex syscall.
 // That cost is w3tp's to fix (see bench/README.md); with wait=atomic a case shows it.
 int g_done_fd = -1;
+std::function<void()> g_on_stall;  // prints the state of a stuck run
 bool g_wait_atomic = false;
 
 void finish_one() {
@@ -57,8 +61,17 @@ void wait_done() {
     return;
   }
   std::uint64_t v;
-  while (g_left.load(std::memory_order_acquire) != 0)
-    if (::read(g_done_fd, &v, sizeof v) < 0 && errno != EINTR) fail("eventfd read");
+  while (g_left.load(std::memory_order_acquire) != 0) {
+    // A run that makes no progress for 10 s is stuck: say where (once), then keep waiting for the
+    // driver's time-out, so that a debugger can still be attached.
+    struct pollfd pf = {g_done_fd, POLLIN, 0};
+    int r = ::poll(&pf, 1, 10'000);
+    if (r == 0 && g_on_stall) {
+      g_on_stall();
+      g_on_stall = nullptr;
+    }
+    if (r > 0 && ::read(g_done_fd, &v, sizeof v) < 0 && errno != EINTR) fail("eventfd read");
+  }
 }
 
 // Builds the pool a case asks for; nullopt (after a note) when that backend cannot start here.
@@ -305,6 +318,19 @@ int w3tp_pingpong(const params& p) {
     e.wr = {{}, &e, true};
     std::memset(e.wbuf, 'x', sizeof e.wbuf);
   }
+  g_on_stall = [&] {
+    auto st = [](const OVERLAPPED& ov) {
+      ULONG_PTR s = std::atomic_ref<const ULONG_PTR>(ov.Internal).load();
+      return s == STATUS_PENDING ? std::string("pending") : fmt::format("{:#x}", s);
+    };
+    for (unsigned i = 0; i < pairs; ++i) {
+      const pp_end& c = ends[2 * i];
+      const pp_end& sv = ends[2 * i + 1];
+      if (c.left == 0) continue;
+      note(fmt::format("stuck pair {}: client left {} got {} rd {} wr {}; server got {} rd {} wr {}", i, c.left, c.got,
+                       st(c.rd.ov), st(c.wr.ov), sv.got, st(sv.rd.ov), st(sv.wr.ov)));
+    }
+  };
   g_left.store(pairs);
   // Servers first, so that every message finds a read waiting.
   for (unsigned i = 0; i < pairs; ++i) pp_start_read(&ends[2 * i + 1]);
