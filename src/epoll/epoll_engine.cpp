@@ -54,7 +54,9 @@ class epoll_engine final : public engine {
   explicit epoll_engine(pool_impl& pool) : pool_(pool) {
     epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
     if (epfd_ < 0) throw sys_error(errno, "epoll_create1");
-    wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    // A semaphore eventfd, level-triggered: n wake-ups stay visible until n waiters each took one, so
+    // two quick wake-ups wake two threads (an edge-triggered one could merge them into one).
+    wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE);
     stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     if (wake_fd_ < 0 || stop_fd_ < 0 || timer_fd_ < 0) {
@@ -64,7 +66,7 @@ class epoll_engine final : public engine {
     }
     // Wakes and watchdog ticks are edge-triggered (one waiter each); the stop signal is level-triggered
     // so that it reaches every waiter.
-    if (!add(wake_fd_, EPOLLIN | EPOLLET, k_tag_wake) || !add(stop_fd_, EPOLLIN, k_tag_stop) ||
+    if (!add(wake_fd_, EPOLLIN, k_tag_wake) || !add(stop_fd_, EPOLLIN, k_tag_stop) ||
         !add(timer_fd_, EPOLLIN | EPOLLET, k_tag_timer)) {
       int err = errno;
       close_all();
@@ -181,7 +183,12 @@ class epoll_engine final : public engine {
     bool reaped = false;
     for (int i = 0; i < n; ++i) {
       std::uint64_t tag = events[i].data.u64;
-      if (tag == k_tag_wake || tag == k_tag_stop) continue;
+      if (tag == k_tag_stop) continue;
+      if (tag == k_tag_wake) {
+        std::uint64_t one;
+        [[maybe_unused]] ssize_t r = ::read(wake_fd_, &one, sizeof one);  // EAGAIN: another thread took it
+        continue;
+      }
       if (tag == k_tag_timer) {
         std::uint64_t ticks;
         [[maybe_unused]] ssize_t r = ::read(timer_fd_, &ticks, sizeof ticks);
@@ -240,6 +247,7 @@ class epoll_engine final : public engine {
   }
 
   bool can_retire(worker&) noexcept override { return true; }
+  bool has_requests(worker&) noexcept override { return false; }  // nothing waits on a thread here
 
   void stop() noexcept override {
     stopped_.store(true, std::memory_order_release);

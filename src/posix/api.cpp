@@ -197,7 +197,7 @@ unsigned cancel_matching(handle_slot& h, Match&& match) noexcept {
     op_record* next = op->hnext;
     if (match(*op)) {
       ++found;
-      if ((op->flags.fetch_or(of_cancel, std::memory_order_acq_rel) & of_cancel) == 0) pool->eng().cancel(*op);
+      if ((op->flags.fetch_or(of_cancel, std::memory_order_seq_cst) & of_cancel) == 0) pool->eng().cancel(*op);
     }
     op = next;
   }
@@ -336,7 +336,7 @@ W3TP_API BOOL WINAPI CloseHandle(HANDLE hObject) {
     small_lock lock(s->lock);
     for (op_record* op = s->pending; op != nullptr;) {
       op_record* next = op->hnext;
-      if ((op->flags.fetch_or(of_cancel, std::memory_order_acq_rel) & of_cancel) == 0) pool->eng().cancel(*op);
+      if ((op->flags.fetch_or(of_cancel, std::memory_order_seq_cst) & of_cancel) == 0) pool->eng().cancel(*op);
       op = next;
     }
     pool->eng().close_early(*s);

@@ -232,6 +232,9 @@ class engine {
   virtual void run_item(worker& w, queue_node* n) noexcept = 0;
   /// Whether an idle extra thread may exit now (an io_uring worker must not with requests in flight).
   virtual bool can_retire(worker& w) noexcept = 0;
+  /// Whether worker w has requests whose completions only reach the pool through w (its own ring):
+  /// before w runs a routine that may block, an idle thread is then asked to watch (arm_watchdog).
+  virtual bool has_requests(worker& w) noexcept = 0;
   /// Releases the engine's resources after every worker has exited.
   virtual void stop() noexcept = 0;
 };
@@ -263,6 +266,8 @@ concept backend_engine = std::derived_from<E, engine> && std::is_final_v<E> &&
   { e.run_item(w, n) }
   noexcept;
   { e.can_retire(w) }
+  noexcept->std::same_as<bool>;
+  { e.has_requests(w) }
   noexcept->std::same_as<bool>;
   { e.stop() }
   noexcept;

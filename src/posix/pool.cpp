@@ -173,7 +173,17 @@ worker* scheduler::idle_worker() noexcept {
 
 void scheduler::wake_idle() noexcept {
   if (idle_.load(std::memory_order_seq_cst) == 0) return;
-  engine_->wake(idle_worker());
+  // Claim the idle worker (clear its flag) so that the next wake-up goes to another one: several
+  // items made due at once must wake several threads, not the same one several times.
+  unsigned used = slots_used_.load(std::memory_order_acquire);
+  for (unsigned i = 0; i < used; ++i) {
+    if (workers_[i].idle.load(std::memory_order_relaxed) &&
+        workers_[i].idle.exchange(false, std::memory_order_acq_rel)) {
+      engine_->wake(&workers_[i]);
+      return;
+    }
+  }
+  // Every idle worker is already being woken: it will find this item when it looks.
 }
 
 queue_node* scheduler::pop_local(worker& w) noexcept {
@@ -258,6 +268,12 @@ void scheduler::run(worker& w) {
     if (n == nullptr && engine_->poll(w, false)) n = pop_local(w);
     if (n == nullptr) n = steal(w);
     if (n != nullptr) {
+      // More is due here and a thread is idle: if this item's routine runs long or blocks, the idle
+      // thread must take the rest (rule 9); the engine's watchdog wakes it if this one is still busy.
+      if (idle_.load(std::memory_order_relaxed) != 0 &&
+          (w.local_size.load(std::memory_order_relaxed) != 0 || global_size_.load(std::memory_order_relaxed) != 0 ||
+           engine_->has_requests(w)))
+        engine_->arm_watchdog();
       run_item(w, n);
       // Under a steady stream of local work, still reap I/O now and then.
       if ((++tick & 63u) == 0) engine_->poll(w, false);
@@ -508,7 +524,7 @@ void pool_impl::shutdown() {
     for (op_record* op = h->pending; op != nullptr;) {
       op_record* next = op->hnext;
       if (!op->cancel_requested()) {
-        op->flags.fetch_or(of_cancel, std::memory_order_acq_rel);
+        op->flags.fetch_or(of_cancel, std::memory_order_seq_cst);
         engine_->cancel(*op);
       }
       op = next;

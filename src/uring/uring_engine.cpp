@@ -27,6 +27,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -48,6 +49,7 @@ constexpr unsigned k_reap_batch = 64;
 constexpr std::uint64_t k_tag_wake = 1;
 constexpr std::uint64_t k_tag_watchdog = 2;
 constexpr std::uint64_t k_tag_cancel = 3;
+constexpr std::uint64_t k_tag_timer = 4;                    // a ring's own 1 ms look at busy threads (see help())
 constexpr std::uint32_t k_item_submit = k_item_engine + 1;  // an operation to turn into a request
 constexpr std::uint32_t k_item_cancel = k_item_engine + 2;  // a cancel_item
 constexpr std::uint16_t k_no_home = 0xFFFF;
@@ -58,8 +60,9 @@ struct ring_state {
   small_mutex cq_mu;  // reaping
   std::atomic<unsigned> in_flight{0};
   bool ok = false;
-  int wake_fd = -1;              // written by wake(); the ring keeps a read pending on it
-  std::uint64_t wake_value = 0;  // that read's buffer
+  int wake_fd = -1;                      // written by wake(); the ring keeps a read pending on it
+  std::uint64_t wake_value = 0;          // that read's buffer
+  std::atomic<bool> timer_armed{false};  // a k_tag_timer request is pending on this ring
 };
 
 /// A cancel asked for by a thread that must not submit on rings: a base worker submits it.
@@ -188,11 +191,10 @@ class uring_engine final : public engine {
   }
 
   void cancel(op_record& op) noexcept override {
-    // Called with the handle's lock held, after the cancel flag was set. A request is only found on
-    // the ring that has it. prepare() stores `home` and then reads the flag; this reads `home` after
-    // the flag was set: with the fences, at least one of the two sees the other.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    std::uint16_t home = op.home.load(std::memory_order_relaxed);
+    // Called with the handle's lock held, after the cancel flag was set (seq_cst). A request is only
+    // found on the ring that has it. prepare() stores `home` and then reads the flag, this reads `home`
+    // after the flag was set, all four seq_cst: at least one of the two sees the other.
+    std::uint16_t home = op.home.load(std::memory_order_seq_cst);
     if (home == k_no_home) return;  // not a request yet: prepare() sees the flag
     worker* w = pool_.sched().current();
     if (w == nullptr || w->extra) {
@@ -260,12 +262,19 @@ class uring_engine final : public engine {
       wake(pool_.sched().idle_worker());
       return;
     }
-    if (watchdog_armed_.exchange(true, std::memory_order_acq_rel)) return;
+    // One watchdog at a time, but one whose target got busy before it fired (its completion then
+    // waits on a busy ring) does not block the next: after 2 ms another may be armed.
+    const std::int64_t now =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+            .count();
+    std::int64_t until = watchdog_until_.load(std::memory_order_acquire);
+    if (until > now || !watchdog_until_.compare_exchange_strong(until, now + 2'000'000, std::memory_order_acq_rel))
+      return;
     worker* idle = pool_.sched().idle_worker();
     auto* rs = idle != nullptr ? static_cast<ring_state*>(idle->engine_state) : nullptr;
     if (rs == nullptr) {
       // Nobody idle: a thread that goes idle later looks at the busy rings before it sleeps.
-      watchdog_armed_.store(false, std::memory_order_release);
+      watchdog_until_.store(0, std::memory_order_release);
       return;
     }
     struct __kernel_timespec ts = {0, 1'000'000};
@@ -287,9 +296,20 @@ class uring_engine final : public engine {
     prepare(w, *rs, op);
   }
 
-  bool can_retire(worker& w) noexcept override {
+  bool has_requests(worker& w) noexcept override {
     auto* rs = static_cast<ring_state*>(w.engine_state);
-    return rs == nullptr || (rs->in_flight.load(std::memory_order_acquire) == 0 && io_uring_sq_ready(&rs->ring) == 0);
+    return rs != nullptr && (rs->in_flight.load(std::memory_order_relaxed) != 0 || io_uring_sq_ready(&rs->ring) != 0 ||
+                             io_uring_cq_ready(&rs->ring) != 0);
+  }
+
+  bool can_retire(worker& w) noexcept override {
+    // Its own queued requests go in first (the wake-up read re-armed by its last reap, say); then it
+    // may leave if none of its operations is in flight. The pending wake-up read is cancelled by the
+    // kernel when the thread exits, and whoever next owns this slot's ring reaps that.
+    auto* rs = static_cast<ring_state*>(w.engine_state);
+    if (rs == nullptr) return true;
+    flush(*rs);
+    return rs->in_flight.load(std::memory_order_acquire) == 0;
   }
 
   void stop() noexcept override {
@@ -397,12 +417,11 @@ class uring_engine final : public engine {
       make_due(w, op);
       return;
     }
-    op.home.store(static_cast<std::uint16_t>(w.index), std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    op.home.store(static_cast<std::uint16_t>(w.index), std::memory_order_seq_cst);
     bool queued = false;
     {
       small_lock sl(rs.sq_mu);
-      if (!op.cancel_requested()) {
+      if ((op.flags.load(std::memory_order_seq_cst) & of_cancel) == 0) {
         struct io_uring_sqe* sqe = get_sqe(rs);
         prep_sqe(sqe, h, op);
         io_uring_sqe_set_data(sqe, &op);
@@ -455,7 +474,8 @@ class uring_engine final : public engine {
 
   void complete(worker& w, ring_state& rs, std::uint64_t tag, int res) noexcept {
     if (tag < 4096) {
-      if (tag == k_tag_watchdog) watchdog_armed_.store(false, std::memory_order_release);
+      if (tag == k_tag_watchdog) watchdog_until_.store(0, std::memory_order_release);
+      if (tag == k_tag_timer) rs.timer_armed.store(false, std::memory_order_release);
       if (tag == k_tag_wake && !pool_.sched().stopping()) {
         // Whoever reaped it re-arms it (a base worker or the owner; both outlive the request).
         small_lock lock(rs.sq_mu);
@@ -510,6 +530,10 @@ class uring_engine final : public engine {
     } else {
       error = win32_from_errno(-res, h.kind);
     }
+    // CloseHandle or CancelIoEx got there first: an operation that ended without data (end of file, a
+    // broken pipe after the close, the cancel itself) reports the cancel, as the call that asked for
+    // it promised (the cancel may reach the ring after the close of another descriptor ended it).
+    if (res <= 0 && error != ERROR_OPERATION_ABORTED && op.cancel_requested()) error = ERROR_OPERATION_ABORTED;
     finish(op, error);
     make_due(w, op);
   }
@@ -540,15 +564,26 @@ class uring_engine final : public engine {
       }
       if (rs->in_flight.load(std::memory_order_relaxed) != 0) still_busy = true;
     }
-    // Keep looking every millisecond while a busy thread still has requests in flight.
-    if (still_busy && !reaped) arm_watchdog();
+    // Keep looking every millisecond while a busy thread still has requests in flight: this thread is
+    // about to sleep on its own ring, so the timer goes there (no one else has to be found idle).
+    if (still_busy && !reaped) {
+      if (auto* own = static_cast<ring_state*>(self.engine_state);
+          own != nullptr && !own->timer_armed.exchange(true, std::memory_order_acq_rel)) {
+        static struct __kernel_timespec ts = {0, 1'000'000};
+        small_lock lock(own->sq_mu);
+        struct io_uring_sqe* sqe = get_sqe(*own);
+        io_uring_prep_timeout(sqe, &ts, 0, 0);
+        io_uring_sqe_set_data64(sqe, k_tag_timer);
+        io_uring_submit(&own->ring);
+      }
+    }
     return reaped;
   }
 
   pool_impl& pool_;
   std::mutex rings_mu_;
   std::vector<std::unique_ptr<ring_state>> rings_;
-  std::atomic<bool> watchdog_armed_{false};
+  std::atomic<std::int64_t> watchdog_until_{0};  // steady-clock ns until which a watchdog is pending
 };
 
 static_assert(backend_engine<uring_engine>, "the io_uring engine models the backend interface");
