@@ -359,6 +359,9 @@ class pool_impl {
   HRESULT post(LPOVERLAPPED_COMPLETION_ROUTINE fn, DWORD error, DWORD bytes, OVERLAPPED* ov) noexcept;
   void submit_task(task_base* t) noexcept;
   void shutdown();
+  /// Called by every pool thread as it leaves: the one that called shutdown() from its own routine
+  /// stops the engine here, after it has stopped using it.
+  void thread_exiting() noexcept;
 
   /// Runs a user callback with the pool's exception policy.
   template <class F>
@@ -383,6 +386,7 @@ class pool_impl {
   http_server_impl http_;
   std::atomic<int> state_{k_running};
   std::atomic<std::uint64_t> outstanding_{0};
+  std::atomic<bool> engine_stop_deferred_{false};  // shutdown() ran on a pool thread
   std::mutex shutdown_mu_;
   std::condition_variable shutdown_cv_;
 };

@@ -107,6 +107,7 @@ void scheduler::spawn(unsigned slot, bool extra) {
       pthread_setname_np(pthread_self(), name);
       pool_impl& pool = pool_;
       run(w);
+      pool.thread_exiting();
       pool.release();
     });
   } catch (...) {
@@ -499,12 +500,23 @@ void pool_impl::shutdown() {
     outstanding_.wait(v, std::memory_order_seq_cst);
   }
   sched_->stop();
-  engine_->stop();
+  // From a routine, this thread goes back into its loop (and its engine state) when the routine
+  // returns: the engine is stopped as the thread leaves (thread_exiting), not under its feet.
+  if (self != nullptr)
+    engine_stop_deferred_.store(true, std::memory_order_release);
+  else
+    engine_->stop();
   {
     std::lock_guard lock(shutdown_mu_);
     state_.store(k_stopped, std::memory_order_seq_cst);
   }
   shutdown_cv_.notify_all();
+}
+
+void pool_impl::thread_exiting() noexcept {
+  // Only the thread that shut the pool down from its routine finds the flag set, and the scheduler
+  // joined every other thread before that: nothing uses the engine any more.
+  if (engine_stop_deferred_.exchange(false, std::memory_order_acq_rel)) engine_->stop();
 }
 
 // Implemented here for every platform's http_server_impl.
