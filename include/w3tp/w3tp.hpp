@@ -101,6 +101,15 @@ class W3TP_API thread_pool {
       using task = detail::task_holder<std::decay_t<F>>;
       pool_->submit_task(new task(std::forward<F>(f)));
     }
+    /// Asio's `require(blocking.never)`, which boost::asio::post and defer ask of a standard executor:
+    /// execute() never runs work inside the call, so the executor already has that property. Only
+    /// blocking.never is accepted (recognised without including Asio: it is the `never_t` of its own
+    /// property family).
+    template <class Property, class = std::enable_if_t<
+                                  std::is_same_v<Property, typename Property::polymorphic_query_result_type::never_t>>>
+    executor_type require(const Property&) const noexcept {
+      return *this;
+    }
     /// The pool this executor submits to.
     thread_pool& context() const noexcept { return *pool_; }
     /// True on the pool's own threads.
