@@ -375,6 +375,7 @@ class pool_impl {
 
  private:
   void on_exception(std::exception_ptr e) noexcept;
+  void mark_stopped() noexcept;
 
   enum : int { k_running = 0, k_stopping = 1, k_stopped = 2 };
 

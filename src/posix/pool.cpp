@@ -502,10 +502,16 @@ void pool_impl::shutdown() {
   sched_->stop();
   // From a routine, this thread goes back into its loop (and its engine state) when the routine
   // returns: the engine is stopped as the thread leaves (thread_exiting), not under its feet.
-  if (self != nullptr)
+  // A later shutdown() from outside waits for that (the pool is stopped only once its engine is).
+  if (self != nullptr) {
     engine_stop_deferred_.store(true, std::memory_order_release);
-  else
-    engine_->stop();
+    return;
+  }
+  engine_->stop();
+  mark_stopped();
+}
+
+void pool_impl::mark_stopped() noexcept {
   {
     std::lock_guard lock(shutdown_mu_);
     state_.store(k_stopped, std::memory_order_seq_cst);
@@ -516,7 +522,10 @@ void pool_impl::shutdown() {
 void pool_impl::thread_exiting() noexcept {
   // Only the thread that shut the pool down from its routine finds the flag set, and the scheduler
   // joined every other thread before that: nothing uses the engine any more.
-  if (engine_stop_deferred_.exchange(false, std::memory_order_acq_rel)) engine_->stop();
+  if (engine_stop_deferred_.exchange(false, std::memory_order_acq_rel)) {
+    engine_->stop();
+    mark_stopped();
+  }
 }
 
 // Implemented here for every platform's http_server_impl.
