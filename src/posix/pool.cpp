@@ -253,6 +253,12 @@ void scheduler::run(worker& w) {
     if (n == nullptr && engine_->poll(w, false)) n = pop_local(w);
     if (n == nullptr) n = steal(w);
     if (n != nullptr) {
+      // This thread may have consumed a wake-up meant for work it is not taking (an engine's wake is
+      // not addressed to one thread, e.g. epoll's shared eventfd), and the routine it is about to
+      // run may block: pass the wake on while work is visible and a thread idles (API.md,
+      // behaviour 9).
+      if (global_size_.load(std::memory_order_seq_cst) != 0 || w.local_size.load(std::memory_order_relaxed) != 0)
+        wake_idle();
       run_item(w, n);
       // Under a steady stream of local work, still reap I/O now and then.
       if ((++tick & 63u) == 0) engine_->poll(w, false);
