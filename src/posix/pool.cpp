@@ -268,12 +268,16 @@ void scheduler::run(worker& w) {
     if (n == nullptr && engine_->poll(w, false)) n = pop_local(w);
     if (n == nullptr) n = steal(w);
     if (n != nullptr) {
-      // More is due here and a thread is idle: if this item's routine runs long or blocks, the idle
-      // thread must take the rest (rule 9); the engine's watchdog wakes it if this one is still busy.
-      if (idle_.load(std::memory_order_relaxed) != 0 &&
-          (w.local_size.load(std::memory_order_relaxed) != 0 || global_size_.load(std::memory_order_relaxed) != 0 ||
-           engine_->has_requests(w)))
-        engine_->arm_watchdog();
+      // This thread may have consumed a wake-up meant for work it is not taking (epoll's wake is not
+      // addressed to one thread), and the routine it is about to run may block: while work is visible
+      // and a thread idles, pass the wake on; while only its own ring has requests in flight, ask an
+      // idle thread to watch them (the engine's watchdog). API.md, behaviour 9.
+      if (idle_.load(std::memory_order_seq_cst) != 0) {
+        if (global_size_.load(std::memory_order_seq_cst) != 0 || w.local_size.load(std::memory_order_relaxed) != 0)
+          wake_idle();
+        else if (engine_->has_requests(w))
+          engine_->arm_watchdog();
+      }
       run_item(w, n);
       // Under a steady stream of local work, still reap I/O now and then.
       if ((++tick & 63u) == 0) engine_->poll(w, false);

@@ -23,8 +23,10 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr int k_threads = 4;
-constexpr int k_handles = 64;  // per thread, counting both ends of a pipe or socket pair
-constexpr int k_ops = 3000;    // per thread
+constexpr int k_handles = 64;                       // per thread, counting both ends of a pipe or socket pair
+constexpr int k_ops = 5000;                         // per thread and round
+constexpr auto k_budget = std::chrono::seconds(4);  // rounds run until this much time has passed
+constexpr int k_max_rounds = 40;
 constexpr std::size_t k_buf = 256;
 
 struct stress_op {
@@ -71,7 +73,7 @@ struct worker_result {
 // One application thread's run. Ops are never reused, so a per-op counter shows duplicates.
 void run_worker(w3tp::thread_pool& pool, int index, std::vector<std::unique_ptr<stress_op>>& ops,
                 worker_result& result) {
-  std::mt19937 rng(static_cast<unsigned>(1234 + index));
+  std::mt19937 rng(static_cast<unsigned>(1234 + index + 7919 * static_cast<int>(ops.size())));
   auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
   std::vector<std::string> paths;
   std::vector<slot> slots(k_handles);
@@ -180,29 +182,34 @@ void run_worker(w3tp::thread_pool& pool, int index, std::vector<std::unique_ptr<
 
 }  // namespace
 
-TEST_CASE("stress: every accepted operation gets exactly one routine, and no descriptor leaks", "[stress]") {
+// [uring-bug]: on io_uring this run dies of SIGPIPE (exit 141): uring_engine::cancel() submits the
+// home ring from the application thread that calls CancelIoEx/CloseHandle, which also submits that
+// ring's other prepared requests, a pipe write to a gone reader among them; see the tests report.
+TEST_CASE("stress: every accepted operation gets exactly one routine, and no descriptor leaks", "[stress][uring-bug]") {
   const int fds_before = w3tp_test::count_open_fds();
   totals t;
   g_totals = &t;
   std::vector<std::vector<std::unique_ptr<stress_op>>> ops(k_threads);
   std::vector<worker_result> results(k_threads);
   auto t0 = std::chrono::steady_clock::now();
+  int rounds = 0;
   {
     w3tp::pool_options o;
     o.threads = 2;
     w3tp::thread_pool pool(o);
     INFO("backend " << w3tp::to_string(pool.active_backend()));
-    std::vector<std::thread> threads;
-    for (int i = 0; i < k_threads; ++i)
-      threads.emplace_back(
-          [&, i] { run_worker(pool, i, ops[static_cast<std::size_t>(i)], results[static_cast<std::size_t>(i)]); });
-    for (auto& th : threads) th.join();
-    // Every handle is closed: every accepted operation is owed its routine now, without shutdown's help.
-    {
+    while (rounds < k_max_rounds && (rounds == 0 || std::chrono::steady_clock::now() - t0 < k_budget)) {
+      ++rounds;
+      std::vector<std::thread> threads;
+      for (int i = 0; i < k_threads; ++i)
+        threads.emplace_back(
+            [&, i] { run_worker(pool, i, ops[static_cast<std::size_t>(i)], results[static_cast<std::size_t>(i)]); });
+      for (auto& th : threads) th.join();
+      // Every handle is closed: every accepted operation is owed its routine now, without shutdown's help.
       std::unique_lock lock(t.mu);
       bool all = t.cv.wait_for(lock, 60s, [&] { return t.delivered.load() == t.accepted.load(); });
-      INFO("accepted " << t.accepted.load() << ", delivered " << t.delivered.load());
-      CHECK(all);
+      INFO("round " << rounds << ": accepted " << t.accepted.load() << ", delivered " << t.delivered.load());
+      REQUIRE(all);
     }
     pool.shutdown();
   }
@@ -216,8 +223,8 @@ TEST_CASE("stress: every accepted operation gets exactly one routine, and no des
       if (o->calls.load() != (o->accepted ? 1 : 0)) ++bad;
     }
   }
-  INFO(started << " operations started, " << failed << " failed at the call, " << t.accepted.load() << " accepted, "
-               << t.delivered.load() << " routines, " << elapsed.count() << " ms");
+  INFO(rounds << " rounds, " << started << " operations started, " << failed << " failed at the call, "
+              << t.accepted.load() << " accepted, " << t.delivered.load() << " routines, " << elapsed.count() << " ms");
   CHECK(t.accepted.load() == t.delivered.load());
   CHECK(t.duplicates.load() == 0);
   CHECK(bad == 0);
