@@ -198,6 +198,14 @@ if [ ! -f \"\$WINEPREFIX/.w3tp-ready\" ]; then
     fi
   ) 9>\"\$WINEPREFIX.lock\"
 fi
+# DLLs built in this tree (BUILD_SHARED_LIBS=ON) sit beside their own targets, not beside the
+# programs: put their folders on Wine's search path (Z: is the Unix root in Wine's default prefix).
+dlls=\$(find \"${CMAKE_BINARY_DIR}\" -name '*.dll' -not -path '*/CMakeFiles/*' 2>/dev/null |
+  sed -e 's|/[^/]*\$||' -e 's|^|Z:|' | sort -u | tr '\\n' ';')
+if [ -n \"\$dlls\" ]; then
+  WINEPATH=\"\$dlls\${WINEPATH:-}\"
+  export WINEPATH
+fi
 ${_keep_server}exec \"${W3TP_WINE}\" \"\$@\"
 ")
     file(CHMOD "${_wrapper}" PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
