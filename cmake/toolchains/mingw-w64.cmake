@@ -218,6 +218,10 @@ pid=$!
 tail -n +1 -s 0.1 --pid="$pid" -f "$out"
 wait "$pid"
 rc=$?
+# A program that crashes makes Wine start its debugger, and Wine then exits with 0: fail instead.
+if [ "$rc" -eq 0 ] && grep -q '^wine: Unhandled ' "$out"; then
+  rc=3
+fi
 rm -f "$out"
 exit "$rc"
 ]==])
