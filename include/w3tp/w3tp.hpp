@@ -93,7 +93,7 @@ class W3TP_API thread_pool {
  public:
   /// An executor that Boost.Asio accepts: `boost::asio::post(pool.get_executor(), f)` runs f on a
   /// pool thread. Work given to a pool that is shut down is destroyed without running.
-  class executor_type {
+  class W3TP_API executor_type {
    public:
     /// Runs f on a pool thread (never inside this call).
     template <class F>
