@@ -192,7 +192,9 @@ struct worker {
   small_mutex lock;  // guards local
   node_fifo local;   // items due on this worker; idle workers steal from here
   std::atomic<unsigned> local_size{0};
-  void* engine_state = nullptr;  // e.g. the worker's io_uring ring
+  // The engine's per-thread state (the worker's io_uring ring): written by the thread itself when it
+  // starts and stops, read by others (wake-ups, help), hence atomic.
+  std::atomic<void*> engine_state{nullptr};
   std::thread thread;
   // This thread's share of the pool's count of owed routines (see pool_impl::enter); on its own
   // cache line so that the per-operation increments and decrements never bounce between cores.

@@ -179,7 +179,7 @@ class uring_engine final : public engine {
 
   void submit(op_record& op) noexcept override {
     worker* w = pool_.sched().current();
-    ring_state* rs = w != nullptr ? static_cast<ring_state*>(w->engine_state) : nullptr;
+    ring_state* rs = w != nullptr ? static_cast<ring_state*>(w->engine_state.load(std::memory_order_acquire)) : nullptr;
     if (rs == nullptr) {
       // Not a pool thread (or one without a ring): a pool thread makes the request.
       op.home.store(k_no_home, std::memory_order_relaxed);
@@ -223,16 +223,18 @@ class uring_engine final : public engine {
       }
       rs = rings_[w.index].get();
     }
-    w.engine_state = rs;
     // The wake-up read is this thread's own request (submitted by its first poll).
-    small_lock lock(rs->sq_mu);
-    arm_wake(*rs);
+    {
+      small_lock lock(rs->sq_mu);
+      arm_wake(*rs);
+    }
+    w.engine_state.store(rs, std::memory_order_release);
   }
 
-  void worker_stop(worker& w) noexcept override { w.engine_state = nullptr; }
+  void worker_stop(worker& w) noexcept override { w.engine_state.store(nullptr, std::memory_order_release); }
 
   bool poll(worker& w, bool block) noexcept override {
-    auto* rs = static_cast<ring_state*>(w.engine_state);
+    auto* rs = static_cast<ring_state*>(w.engine_state.load(std::memory_order_acquire));
     if (rs == nullptr) return help(w);
     flush(*rs);
     bool reaped = reap(w, *rs);
@@ -246,7 +248,7 @@ class uring_engine final : public engine {
 
   void wake(worker* w) noexcept override {
     if (w != nullptr) {
-      if (auto* rs = static_cast<ring_state*>(w->engine_state)) signal(*rs);
+      if (auto* rs = static_cast<ring_state*>(w->engine_state.load(std::memory_order_acquire))) signal(*rs);
       return;
     }
     // Nobody in particular (shutdown): every ring.
@@ -271,7 +273,7 @@ class uring_engine final : public engine {
     if (until > now || !watchdog_until_.compare_exchange_strong(until, now + 2'000'000, std::memory_order_acq_rel))
       return;
     worker* idle = pool_.sched().idle_worker();
-    auto* rs = idle != nullptr ? static_cast<ring_state*>(idle->engine_state) : nullptr;
+    auto* rs = idle != nullptr ? static_cast<ring_state*>(idle->engine_state.load(std::memory_order_acquire)) : nullptr;
     if (rs == nullptr) {
       // Nobody idle: a thread that goes idle later looks at the busy rings before it sleeps.
       watchdog_until_.store(0, std::memory_order_release);
@@ -288,7 +290,7 @@ class uring_engine final : public engine {
   void run_item(worker& w, queue_node* n) noexcept override {
     if (n->kind_ == k_item_cancel) return run_cancel(static_cast<cancel_item*>(n));
     auto& op = *static_cast<op_record*>(n);
-    auto* rs = static_cast<ring_state*>(w.engine_state);
+    auto* rs = static_cast<ring_state*>(w.engine_state.load(std::memory_order_acquire));
     if (rs == nullptr) {
       pool_.sched().push_global(&op);  // a thread without a ring cannot make the request
       return;
@@ -297,16 +299,16 @@ class uring_engine final : public engine {
   }
 
   bool has_requests(worker& w) noexcept override {
-    auto* rs = static_cast<ring_state*>(w.engine_state);
-    return rs != nullptr && (rs->in_flight.load(std::memory_order_relaxed) != 0 || io_uring_sq_ready(&rs->ring) != 0 ||
-                             io_uring_cq_ready(&rs->ring) != 0);
+    auto* rs = static_cast<ring_state*>(w.engine_state.load(std::memory_order_acquire));
+    // in_flight counts prepared requests too, submitted or not.
+    return rs != nullptr && (rs->in_flight.load(std::memory_order_relaxed) != 0 || io_uring_cq_ready(&rs->ring) != 0);
   }
 
   bool can_retire(worker& w) noexcept override {
     // Its own queued requests go in first (the wake-up read re-armed by its last reap, say); then it
     // may leave if none of its operations is in flight. The pending wake-up read is cancelled by the
     // kernel when the thread exits, and whoever next owns this slot's ring reaps that.
-    auto* rs = static_cast<ring_state*>(w.engine_state);
+    auto* rs = static_cast<ring_state*>(w.engine_state.load(std::memory_order_acquire));
     if (rs == nullptr) return true;
     flush(*rs);
     return rs->in_flight.load(std::memory_order_acquire) == 0;
@@ -397,9 +399,8 @@ class uring_engine final : public engine {
   }
 
   static void flush(ring_state& rs) noexcept {
-    if (io_uring_sq_ready(&rs.ring) == 0) return;
-    small_lock lock(rs.sq_mu);
-    io_uring_submit(&rs.ring);
+    small_lock lock(rs.sq_mu);  // the SQ tail is written by other threads too (cancels, wake re-arms)
+    if (io_uring_sq_ready(&rs.ring) != 0) io_uring_submit(&rs.ring);
   }
 
   void make_due(worker& w, op_record& op) noexcept {
@@ -492,7 +493,7 @@ class uring_engine final : public engine {
         op.done += static_cast<std::uint32_t>(res);
         if (op.done < op.len) {
           // A short write: the rest goes on as a new request, so the routine never sees a short success.
-          auto* own = static_cast<ring_state*>(w.engine_state);
+          auto* own = static_cast<ring_state*>(w.engine_state.load(std::memory_order_acquire));
           if (own != nullptr && !op.cancel_requested()) {
             prepare(w, *own, op);
             return;
@@ -547,7 +548,7 @@ class uring_engine final : public engine {
     for (unsigned i = 0; i < used; ++i) {
       worker& v = s.worker_at(i);
       if (&v == &self || !v.in_routine.load(std::memory_order_acquire)) continue;
-      auto* rs = static_cast<ring_state*>(v.engine_state);
+      auto* rs = static_cast<ring_state*>(v.engine_state.load(std::memory_order_acquire));
       if (rs == nullptr) continue;
       // Only threads that never exit submit on another's behalf (a request dies with its submitter).
       if (!self.extra && rs->sq_mu.try_lock()) {
@@ -567,7 +568,7 @@ class uring_engine final : public engine {
     // Keep looking every millisecond while a busy thread still has requests in flight: this thread is
     // about to sleep on its own ring, so the timer goes there (no one else has to be found idle).
     if (still_busy && !reaped) {
-      if (auto* own = static_cast<ring_state*>(self.engine_state);
+      if (auto* own = static_cast<ring_state*>(self.engine_state.load(std::memory_order_acquire));
           own != nullptr && !own->timer_armed.exchange(true, std::memory_order_acq_rel)) {
         static struct __kernel_timespec ts = {0, 1'000'000};
         small_lock lock(own->sq_mu);
