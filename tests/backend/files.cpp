@@ -48,11 +48,11 @@ TEST_CASE("files: a position past 4 GiB uses OffsetHigh (sparse file)", "[files]
   temp_file tf("sparse");
   HANDLE h = f.file(tf.path);
   // TODO(windows): mark the file sparse (FSCTL_SET_SPARSE) so that NTFS does not allocate 5 GiB.
-  const unsigned long long far = (5ull << 30) + 7;
+  const unsigned long long far_off = (5ull << 30) + 7;
   op wr;
-  write_all(f, h, wr, "far away", far);
-  CHECK(file_size(tf.path) == static_cast<long long>(far + 8));
-  op rd(8, far), low(8, far & 0xFFFFFFFFull), tail(16, far + 4);
+  write_all(f, h, wr, "far away", far_off);
+  CHECK(file_size(tf.path) == static_cast<long long>(far_off + 8));
+  op rd(8, far_off), low(8, far_off & 0xFFFFFFFFull), tail(16, far_off + 4);
   REQUIRE(start_read(f.t, h, rd));
   REQUIRE(start_read(f.t, h, low));
   REQUIRE(start_read(f.t, h, tail));
@@ -70,8 +70,8 @@ TEST_CASE("files: a read at or past the end completes with ERROR_HANDLE_EOF and 
   HANDLE h = f.file(tf.path);
   op wr;
   write_all(f, h, wr, "0123456789", 0);
-  op at_end(16, 10), past(16, 1000), far(16, 1ull << 33);
-  for (op* o : {&at_end, &past, &far}) {
+  op at_end(16, 10), past(16, 1000), far_off(16, 1ull << 33);
+  for (op* o : {&at_end, &past, &far_off}) {
     start_read(f.t, h, *o);
 #ifdef _WIN32
     // Windows may fail the call at once with ERROR_HANDLE_EOF (then no routine runs).
@@ -122,7 +122,8 @@ int disk_full_child() {
     if (!start_write(t, h, across, std::string(8192, 'd'))) rc = 13;
     if (rc == 0 && !t.wait_op(across)) rc = 14;
     if (rc == 0 && across.error.load() != static_cast<DWORD>(ERROR_DISK_FULL)) {
-      std::fprintf(stderr, "write across the limit: error %u bytes %u\n", across.error.load(), across.bytes.load());
+      std::fprintf(stderr, "write across the limit: error %u bytes %u\n", static_cast<unsigned>(across.error.load()),
+                   static_cast<unsigned>(across.bytes.load()));
       rc = 15;
     }
     if (rc == 0 && across.bytes.load() > 4096u) rc = 16;
@@ -130,7 +131,8 @@ int disk_full_child() {
     if (rc == 0 && !start_write(t, h, beyond, std::string(100, 'e'))) rc = 17;
     if (rc == 0 && !t.wait_op(beyond)) rc = 18;
     if (rc == 0 && (beyond.error.load() != static_cast<DWORD>(ERROR_DISK_FULL) || beyond.bytes.load() != 0u)) {
-      std::fprintf(stderr, "write past the limit: error %u bytes %u\n", beyond.error.load(), beyond.bytes.load());
+      std::fprintf(stderr, "write past the limit: error %u bytes %u\n", static_cast<unsigned>(beyond.error.load()),
+                   static_cast<unsigned>(beyond.bytes.load()));
       rc = 19;
     }
     CloseHandle(h);

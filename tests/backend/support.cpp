@@ -208,24 +208,65 @@ long long file_size(const std::string& path) {
 }
 
 bool make_pipe(HANDLE& read_end, HANDLE& write_end) {
-  // TODO(windows): anonymous pipes cannot be overlapped; make a uniquely named pipe
-  // (CreateNamedPipeA with FILE_FLAG_OVERLAPPED, PIPE_ACCESS_INBOUND) and open its client end with
-  // CreateFileA(GENERIC_WRITE, FILE_FLAG_OVERLAPPED).
+  // Anonymous pipes cannot do overlapped I/O: a uniquely named pipe whose server end reads and whose
+  // client end writes, both opened for overlapped I/O.
   read_end = write_end = INVALID_HANDLE_VALUE;
-  return false;
+  std::string name =
+      "\\\\.\\pipe\\w3tp-test-" + std::to_string(GetCurrentProcessId()) + "-" + std::to_string(g_counter.fetch_add(1));
+  HANDLE r = CreateNamedPipeA(name.c_str(), PIPE_ACCESS_INBOUND | FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE,
+                              PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT, 1, 65536, 65536, 0, nullptr);
+  if (r == INVALID_HANDLE_VALUE) return false;
+  HANDLE w = CreateFileA(name.c_str(), GENERIC_WRITE, 0, nullptr, OPEN_EXISTING, FILE_FLAG_OVERLAPPED, nullptr);
+  if (w == INVALID_HANDLE_VALUE) {
+    CloseHandle(r);
+    return false;
+  }
+  read_end = r;
+  write_end = w;
+  return true;
 }
 
+namespace {
+bool winsock_started() {
+  static const bool started = [] {
+    WSADATA data;
+    return WSAStartup(MAKEWORD(2, 2), &data) == 0;
+  }();
+  return started;
+}
+}  // namespace
+
 bool make_socket_pair(HANDLE& a, HANDLE& b) {
-  // TODO(windows): WSAStartup once, WSASocket(WSA_FLAG_OVERLAPPED) listener on 127.0.0.1:0, connect,
-  // accept, and hand out the SOCKETs as HANDLEs.
   a = b = INVALID_HANDLE_VALUE;
-  return false;
+  if (!winsock_started()) return false;
+  SOCKET l = WSASocketW(AF_INET, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, WSA_FLAG_OVERLAPPED);
+  if (l == INVALID_SOCKET) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int len = sizeof addr;
+  SOCKET c = INVALID_SOCKET, s = INVALID_SOCKET;
+  if (bind(l, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && listen(l, 1) == 0 &&
+      getsockname(l, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    c = WSASocketW(AF_INET, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, WSA_FLAG_OVERLAPPED);
+    if (c != INVALID_SOCKET && connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0)
+      s = accept(l, nullptr, nullptr);
+  }
+  closesocket(l);
+  if (s == INVALID_SOCKET) {
+    if (c != INVALID_SOCKET) closesocket(c);
+    return false;
+  }
+  a = reinterpret_cast<HANDLE>(c);
+  b = reinterpret_cast<HANDLE>(s);
+  return true;
 }
 
 bool abort_socket(HANDLE s) {
-  // TODO(windows): setsockopt(SO_LINGER {1, 0}) then closesocket((SOCKET)s).
-  (void)s;
-  return false;
+  linger lg{1, 0};
+  SOCKET sock = reinterpret_cast<SOCKET>(s);
+  return setsockopt(sock, SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&lg), sizeof lg) == 0 &&
+         closesocket(sock) == 0;
 }
 
 int count_open_fds() { return -1; }  // TODO(windows): GetProcessHandleCount
