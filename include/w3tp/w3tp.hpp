@@ -105,6 +105,23 @@ class W3TP_API thread_pool {
     thread_pool& context() const noexcept { return *pool_; }
     /// True on the pool's own threads.
     bool running_in_this_thread() const noexcept;
+    /// Asio's `execution::blocking.never`, the property that asio::post and asio::defer require:
+    /// execute() never runs f inline, so requiring it changes nothing. Recognised by shape (Asio's
+    /// blocking_t has the static members never, possibly and always) so that this header needs no
+    /// Boost include; any other property is left to Asio's prefer() fallback.
+    template <class P, class R = typename P::polymorphic_query_result_type,
+              std::enable_if_t<std::is_same_v<P, std::decay_t<decltype(R::never)>>, int> = 0>
+    executor_type require(const P&) const noexcept {
+      return *this;
+    }
+    /// asio::query(ex, execution::blocking): always blocking.never.
+    template <class P, std::enable_if_t<std::is_same_v<P, std::decay_t<decltype(P::never)>> == false &&
+                                            std::is_class_v<std::decay_t<decltype(P::possibly)>> &&
+                                            std::is_class_v<std::decay_t<decltype(P::always)>>,
+                                        int> = 0>
+    static constexpr auto query(const P&) noexcept {
+      return P::never;
+    }
     friend bool operator==(const executor_type& a, const executor_type& b) noexcept { return a.pool_ == b.pool_; }
     friend bool operator!=(const executor_type& a, const executor_type& b) noexcept { return a.pool_ != b.pool_; }
 

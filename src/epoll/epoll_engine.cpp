@@ -173,7 +173,10 @@ class epoll_engine final : public engine {
 
   bool poll(worker& w, bool block) noexcept override {
     struct epoll_event events[k_max_events];
-    int n = ::epoll_wait(epfd_, events, k_max_events, block ? -1 : 0);
+    // One shared eventfd cannot wake a chosen thread, so DecrementThreadCount's wake may reach a base
+    // thread instead of the extra one that should retire: extra threads (added by
+    // IncrementThreadCount) look again every 20 ms while idle, so that they do leave.
+    int n = ::epoll_wait(epfd_, events, k_max_events, !block ? 0 : (w.extra ? 20 : -1));
     if (n <= 0) return false;
     bool reaped = false;
     for (int i = 0; i < n; ++i) {
@@ -201,7 +204,12 @@ class epoll_engine final : public engine {
       release_handle(h);
       for (queue_node* it = first; it != nullptr;) {
         queue_node* next = it->next_;
-        pool_.sched().push_local(w, it);
+        // The first completion of a batch stays here; the others go where any idle thread takes them,
+        // so that they never wait behind a routine of this thread that blocks (API.md, behaviour 9).
+        if (!reaped)
+          pool_.sched().push_local(w, it);
+        else
+          pool_.sched().push_global(it);
         reaped = true;
         it = next;
       }

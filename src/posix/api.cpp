@@ -171,7 +171,7 @@ BOOL start_io(op_code code, HANDLE hFile, char* buf, DWORD len, LPDWORD transfer
   op->code = code;
   ov->InternalHigh = 0;
   std::atomic_ref<ULONG_PTR>(ov->Internal).store(STATUS_PENDING, std::memory_order_release);
-  retain_handle(&h);  // the operation's own reference, dropped after its routine
+  ref.release();  // the call's reference becomes the operation's, dropped after its routine
   {
     small_lock lock(h.lock);
     op->hnext = h.pending;
@@ -375,7 +375,9 @@ W3TP_API BOOL WINAPI GetOverlappedResult(HANDLE hFile, LPOVERLAPPED lpOverlapped
   ULONG_PTR s = status.load(std::memory_order_acquire);
   if (s == STATUS_PENDING) {
     if (!bWait) return fail(ERROR_IO_INCOMPLETE);
-    while ((s = status.load(std::memory_order_acquire)) == STATUS_PENDING) status.wait(STATUS_PENDING);
+    overlapped_waiters.fetch_add(1, std::memory_order_seq_cst);
+    while ((s = status.load(std::memory_order_seq_cst)) == STATUS_PENDING) status.wait(STATUS_PENDING);
+    overlapped_waiters.fetch_sub(1, std::memory_order_relaxed);
   }
   if (lpNumberOfBytesTransferred != nullptr)
     *lpNumberOfBytesTransferred = static_cast<DWORD>(lpOverlapped->InternalHigh);

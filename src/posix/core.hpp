@@ -105,6 +105,12 @@ class handle_ref {
   handle_ref(const handle_ref&) = delete;
   handle_ref& operator=(const handle_ref&) = delete;
   handle_slot* get() const noexcept { return slot_; }
+  /// Gives the reference away (to an operation that keeps it until its routine has run).
+  handle_slot* release() noexcept {
+    handle_slot* s = slot_;
+    slot_ = nullptr;
+    return s;
+  }
   handle_slot* operator->() const noexcept { return slot_; }
   explicit operator bool() const noexcept { return slot_ != nullptr; }
 
@@ -147,7 +153,7 @@ struct op_record : queue_node {
   std::uint32_t starter = 0;  // thread id that started it (for CancelIo)
   op_code code = op_code::read;
   std::atomic<std::uint8_t> flags{0};
-  std::uint16_t home = 0;  // engine's choice (e.g. the ring that owns it)
+  std::atomic<std::uint16_t> home{0};  // engine's choice (e.g. the ring that owns it)
   DWORD error = ERROR_SUCCESS;
 
   op_record() noexcept : buf(nullptr) {}
@@ -161,6 +167,10 @@ void free_op(op_record* op) noexcept;
 /// OVERLAPPED (InternalHigh, then Internal) and wakes GetOverlappedResult waiters. The caller holds
 /// the handle's lock. After this the operation can no longer be cancelled; its routine is still owed.
 void finish_locked(op_record& op, DWORD error) noexcept;
+
+/// Threads blocked in GetOverlappedResult(..., TRUE): finish_locked notifies only when this is not 0.
+/// A waiter increments it (seq_cst) before it re-reads the status, so no wake-up is lost.
+extern std::atomic<unsigned> overlapped_waiters;
 
 /// As finish_locked, taking the handle's lock itself.
 void finish(op_record& op, DWORD error) noexcept;
@@ -184,6 +194,9 @@ struct worker {
   std::atomic<unsigned> local_size{0};
   void* engine_state = nullptr;  // e.g. the worker's io_uring ring
   std::thread thread;
+  // This thread's share of the pool's count of owed routines (see pool_impl::enter); on its own
+  // cache line so that the per-operation increments and decrements never bounce between cores.
+  alignas(64) std::atomic<std::int64_t> owed{0};
 };
 
 /// What a backend provides. Every engine is a final class deriving from `engine`; `backend_engine`
@@ -249,6 +262,8 @@ concept backend_engine = std::derived_from<E, engine> && std::is_final_v<E> &&
   noexcept;
   { e.run_item(w, n) }
   noexcept;
+  { e.can_retire(w) }
+  noexcept->std::same_as<bool>;
   { e.stop() }
   noexcept;
 };
@@ -259,7 +274,8 @@ bool on_any_pool_thread() noexcept;
 /// Engine factories; each throws std::system_error (with a sentence) when its backend cannot start.
 std::unique_ptr<engine> make_epoll_engine(pool_impl& pool);
 #ifdef W3TP_HAVE_IO_URING
-std::unique_ptr<engine> make_uring_engine(pool_impl& pool);
+/// base_threads: the pool's permanent threads, whose rings are set up by the factory.
+std::unique_ptr<engine> make_uring_engine(pool_impl& pool, unsigned base_threads, unsigned max_threads);
 /// Probes io_uring once per process: "" when usable, else why not.
 const std::string& uring_unavailable_reason();
 #endif
@@ -382,7 +398,13 @@ class pool_impl {
   std::unique_ptr<posix::scheduler> sched_;
   http_server_impl http_;
   std::atomic<int> state_{k_running};
-  std::atomic<std::uint64_t> outstanding_{0};
+  std::atomic<std::int64_t>& owed_shard() noexcept;
+  std::int64_t owed_total() noexcept;
+  // Owed routines, counted in shards: each worker's own (worker::owed) plus this one for threads
+  // outside the pool. Only the sum means anything (a routine may be owed on one shard and paid on
+  // another). owed_epoch_ moves after every payment once shutdown has begun, for shutdown to wait on.
+  alignas(64) std::atomic<std::int64_t> external_owed_{0};
+  std::atomic<std::uint32_t> owed_epoch_{0};
   std::mutex shutdown_mu_;
   std::condition_variable shutdown_cv_;
 };

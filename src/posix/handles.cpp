@@ -217,7 +217,7 @@ op_record* alloc_op() noexcept {
   op->h = nullptr;
   op->done = 0;
   op->flags.store(0, std::memory_order_relaxed);
-  op->home = 0;
+  op->home.store(0, std::memory_order_relaxed);
   op->error = ERROR_SUCCESS;
   return op;
 }

@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <system_error>
 
@@ -21,6 +22,8 @@ thread_local worker* t_worker = nullptr;
 // ---------------------------------------------------------------------------------------------
 // Operations
 
+std::atomic<unsigned> overlapped_waiters{0};
+
 void finish_locked(op_record& op, DWORD error) noexcept {
   handle_slot* h = op.h;
   if (op.hprev != nullptr)
@@ -33,8 +36,11 @@ void finish_locked(op_record& op, DWORD error) noexcept {
   OVERLAPPED* ov = op.ov;
   ov->InternalHigh = op.done;
   std::atomic_ref<ULONG_PTR> status(ov->Internal);
-  status.store(status_from_win32(error), std::memory_order_release);
-  status.notify_all();
+  status.store(status_from_win32(error), std::memory_order_seq_cst);
+  // Wake GetOverlappedResult(..., TRUE) callers only when there are some: notify_all on an
+  // address shares a hashed waiter table with every other atomic wait in the process, so calling
+  // it per operation costs a futex system call whenever anything else waits anywhere.
+  if (overlapped_waiters.load(std::memory_order_seq_cst) != 0) status.notify_all();
 }
 
 void finish(op_record& op, DWORD error) noexcept {
@@ -337,7 +343,9 @@ unsigned default_threads(unsigned requested) {
   return std::max(2u, std::thread::hardware_concurrency());
 }
 
-std::unique_ptr<engine> make_engine(pool_impl& pool, backend requested, std::string& fallback_reason) {
+std::unique_ptr<engine> make_engine(pool_impl& pool, [[maybe_unused]] unsigned threads,
+                                    [[maybe_unused]] unsigned max_threads, backend requested,
+                                    std::string& fallback_reason) {
   switch (requested) {
     case backend::iocp:
       throw std::system_error(ENOTSUP, std::generic_category(),
@@ -345,7 +353,7 @@ std::unique_ptr<engine> make_engine(pool_impl& pool, backend requested, std::str
     case backend::epoll: return make_epoll_engine(pool);
     case backend::io_uring:
 #ifdef W3TP_HAVE_IO_URING
-      return make_uring_engine(pool);
+      return make_uring_engine(pool, threads, max_threads);
 #else
       throw std::system_error(ENOTSUP, std::generic_category(),
                               "this w3tp was built without the io_uring backend (W3TP_WITH_IO_URING=OFF)");
@@ -357,7 +365,7 @@ std::unique_ptr<engine> make_engine(pool_impl& pool, backend requested, std::str
     fallback_reason = why;
   } else {
     try {
-      return make_uring_engine(pool);
+      return make_uring_engine(pool, threads, max_threads);
     } catch (const std::system_error& e) {
       fallback_reason = e.what();
     }
@@ -374,7 +382,7 @@ pool_impl::pool_impl(thread_pool& owner, pool_options options) : options_(std::m
   unsigned threads = default_threads(options_.threads);
   unsigned max_threads = options_.max_threads == 0 ? 256u : options_.max_threads;
   max_threads = std::max(max_threads, threads);
-  engine_ = make_engine(*this, requested_backend(options_), fallback_reason_);
+  engine_ = make_engine(*this, threads, max_threads, requested_backend(options_), fallback_reason_);
   sched_ = std::make_unique<scheduler>(*this, threads, max_threads);
   try {
     sched_->start(*engine_);
@@ -388,15 +396,30 @@ pool_impl::pool_impl(thread_pool& owner, pool_options options) : options_(std::m
 pool_impl::~pool_impl() = default;
 
 bool pool_impl::enter() noexcept {
-  outstanding_.fetch_add(1, std::memory_order_seq_cst);
+  owed_shard().fetch_add(1, std::memory_order_seq_cst);
   if (state_.load(std::memory_order_seq_cst) == k_running) return true;
   leave();
   return false;
 }
 
 void pool_impl::leave() noexcept {
-  outstanding_.fetch_sub(1, std::memory_order_seq_cst);
-  if (state_.load(std::memory_order_seq_cst) != k_running) outstanding_.notify_all();
+  owed_shard().fetch_sub(1, std::memory_order_seq_cst);
+  if (state_.load(std::memory_order_seq_cst) != k_running) {
+    owed_epoch_.fetch_add(1, std::memory_order_seq_cst);
+    owed_epoch_.notify_all();
+  }
+}
+
+std::atomic<std::int64_t>& pool_impl::owed_shard() noexcept {
+  worker* w = t_worker;
+  return (w != nullptr && w->sched == sched_.get()) ? w->owed : external_owed_;
+}
+
+std::int64_t pool_impl::owed_total() noexcept {
+  std::int64_t total = external_owed_.load(std::memory_order_seq_cst);
+  for (unsigned i = 0, n = sched_->slots(); i < n; ++i)
+    total += sched_->worker_at(i).owed.load(std::memory_order_seq_cst);
+  return total;
 }
 
 void pool_impl::on_exception(std::exception_ptr e) noexcept {
@@ -492,14 +515,25 @@ void pool_impl::shutdown() {
     }
   });
   // Wait until every owed routine has run (the calling routine itself excepted).
-  std::uint64_t own = (self != nullptr && self->in_routine.load(std::memory_order_relaxed)) ? 1 : 0;
+  std::int64_t own = (self != nullptr && self->in_routine.load(std::memory_order_relaxed)) ? 1 : 0;
   for (;;) {
-    std::uint64_t v = outstanding_.load(std::memory_order_seq_cst);
-    if (v <= own) break;
-    outstanding_.wait(v, std::memory_order_seq_cst);
+    std::uint32_t epoch = owed_epoch_.load(std::memory_order_seq_cst);
+    if (owed_total() <= own) break;
+    if (self == nullptr) {
+      owed_epoch_.wait(epoch, std::memory_order_seq_cst);
+      continue;
+    }
+    // Called from a routine: completions may be due on this very thread's ring or queue, which it
+    // cannot serve while it waits here. Ask an idle thread to look at busy threads' work (the
+    // engine's watchdog), and look again shortly; this is the rare path of a routine that shuts its
+    // own pool down.
+    engine_->arm_watchdog();
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
   sched_->stop();
-  engine_->stop();
+  // From a routine, this thread goes back to its worker loop (to leave it) after this call: the engine
+  // stays up until the pool's last reference goes (~pool_impl), which is after that.
+  if (self == nullptr) engine_->stop();
   {
     std::lock_guard lock(shutdown_mu_);
     state_.store(k_stopped, std::memory_order_seq_cst);

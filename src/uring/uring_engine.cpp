@@ -2,20 +2,30 @@
 // The io_uring backend: one ring per pool thread.
 //
 // A pool thread reaps a batch of completions from its own ring into its local queue and runs their
-// routines; I/O started by a routine goes into the same ring and is submitted once per loop. Threads
-// outside the pool never submit a request (a request dies with its submitting thread): their
-// operations become items on the pool's global queue that a pool thread turns into a request. They
-// only ever submit a NOP (to wake a sleeping pool thread) or a cancel, both of which complete at once.
+// routines; I/O started by a routine goes into the same ring and is submitted once per loop.
+//
+// Who may submit on a ring: io_uring cancels a thread's requests when that thread exits, and a
+// submission sends every request queued in the ring's SQ, whoever prepared it. So only threads that
+// live as long as the pool -- its base workers -- ever call io_uring_submit on a ring (and an extra
+// thread on its own ring, which it does not leave with requests in flight). Everyone else talks to
+// a ring without touching it: an operation started outside the pool becomes an item on the pool's
+// global queue that a pool thread turns into a request; a wake-up is a write to the ring's eventfd,
+// on which the ring's owner keeps a read pending; a cancel from outside becomes an item that a base
+// worker submits on the operation's home ring (a cancel is only found on the ring that has the
+// request).
 //
 // Rule 9 of API.md: when a pool thread is busy in a routine while its ring holds completions that are
-// due (or requests it prepared but has not submitted), an idle pool thread is woken by a 1 ms watchdog
+// due (or requests it prepared but has not submitted), an idle base worker is woken by a 1 ms watchdog
 // (an IORING_OP_TIMEOUT on its own ring) and submits or reaps on the busy thread's behalf. Rings are
 // created without COOP_TASKRUN or DEFER_TASKRUN so that a busy thread's task_work still runs (and
 // posts its completions) without that thread's help.
 #include <liburing.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -39,6 +49,7 @@ constexpr std::uint64_t k_tag_wake = 1;
 constexpr std::uint64_t k_tag_watchdog = 2;
 constexpr std::uint64_t k_tag_cancel = 3;
 constexpr std::uint32_t k_item_submit = k_item_engine + 1;  // an operation to turn into a request
+constexpr std::uint32_t k_item_cancel = k_item_engine + 2;  // a cancel_item
 constexpr std::uint16_t k_no_home = 0xFFFF;
 
 struct ring_state {
@@ -47,6 +58,14 @@ struct ring_state {
   small_mutex cq_mu;  // reaping
   std::atomic<unsigned> in_flight{0};
   bool ok = false;
+  int wake_fd = -1;              // written by wake(); the ring keeps a read pending on it
+  std::uint64_t wake_value = 0;  // that read's buffer
+};
+
+/// A cancel asked for by a thread that must not submit on rings: a base worker submits it.
+struct cancel_item : queue_node {
+  handle_slot* h = nullptr;  // holds a reference
+  op_record* op = nullptr;   // looked up again in h's pending list before use
 };
 
 std::string describe_setup_error(int err) {
@@ -79,20 +98,32 @@ int setup_ring(struct io_uring& ring, unsigned entries) {
   return r;
 }
 
-std::string probe_uring() {
+/// Why io_uring cannot be used, and the errno that says so (0 and "" when it can).
+struct probe_result {
+  int error = 0;
+  std::string why;
+};
+
+probe_result probe_uring() {
   struct io_uring ring;
   int r = setup_ring(ring, 8);
-  if (r == -EOPNOTSUPP) return "io_uring: this kernel can drop completions (no IORING_FEAT_NODROP; Linux 5.5+ needed)";
-  if (r < 0) return describe_setup_error(-r);
+  if (r == -EOPNOTSUPP)
+    return {EOPNOTSUPP, "io_uring: this kernel can drop completions (no IORING_FEAT_NODROP; Linux 5.5+ needed)"};
+  if (r < 0) return {-r, describe_setup_error(-r)};
   std::string why;
   struct io_uring_probe* probe = io_uring_get_probe_ring(&ring);
   if (probe == nullptr) {
     why = "io_uring: the kernel cannot be probed for opcodes (Linux 5.6+ needed)";
   } else {
     const std::pair<int, const char*> needed[] = {
-        {IORING_OP_READ, "READ"},           {IORING_OP_WRITE, "WRITE"},     {IORING_OP_RECV, "RECV"},
-        {IORING_OP_SEND, "SEND"},           {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
-        {IORING_OP_POLL_ADD, "POLL_ADD"},   {IORING_OP_NOP, "NOP"},         {IORING_OP_TIMEOUT, "TIMEOUT"},
+        {IORING_OP_READ, "READ"},
+        {IORING_OP_WRITE, "WRITE"},
+        {IORING_OP_RECV, "RECV"},
+        {IORING_OP_SEND, "SEND"},
+        {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
+        {IORING_OP_POLL_ADD, "POLL_ADD"},
+        {IORING_OP_NOP, "NOP"},
+        {IORING_OP_TIMEOUT, "TIMEOUT"},
     };
     for (auto [op, name] : needed) {
       if (!io_uring_opcode_supported(probe, op)) {
@@ -103,14 +134,35 @@ std::string probe_uring() {
     io_uring_free_probe(probe);
   }
   io_uring_queue_exit(&ring);
-  return why;
+  return {why.empty() ? 0 : EOPNOTSUPP, why};
+}
+
+const probe_result& probe_once() {
+  static const probe_result result = probe_uring();
+  return result;
 }
 
 class uring_engine final : public engine {
  public:
-  explicit uring_engine(pool_impl& pool) : pool_(pool) {
-    if (const std::string& why = uring_unavailable_reason(); !why.empty())
-      throw std::system_error(ENOTSUP, std::generic_category(), why);
+  uring_engine(pool_impl& pool, unsigned base_threads, unsigned max_threads) : pool_(pool) {
+    // The system_error carries the probe's errno (EPERM under seccomp) and its sentence.
+    if (const probe_result& probe = probe_once(); probe.error != 0)
+      throw std::system_error(probe.error, std::generic_category(), probe.why);
+    // The base threads' rings are made here, so that a failure (a memlock limit reached by the
+    // n-th ring, say) is the constructor's exception, not a thread's.
+    // One slot per possible thread, never resized: other threads index it without a lock.
+    rings_.resize(std::max(base_threads, max_threads));
+    for (unsigned i = 0; i < base_threads; ++i) {
+      auto& slot = rings_[i];
+      int err = 0;
+      slot = make_ring(err);
+      if (!slot) {
+        stop();
+        throw std::system_error(err, std::generic_category(),
+                                err == EMFILE || err == ENFILE ? fmt::format("eventfd: {}", std::strerror(err))
+                                                               : describe_setup_error(err));
+      }
+    }
   }
   ~uring_engine() override { stop(); }
 
@@ -127,7 +179,7 @@ class uring_engine final : public engine {
     ring_state* rs = w != nullptr ? static_cast<ring_state*>(w->engine_state) : nullptr;
     if (rs == nullptr) {
       // Not a pool thread (or one without a ring): a pool thread makes the request.
-      op.home = k_no_home;
+      op.home.store(k_no_home, std::memory_order_relaxed);
       op.kind_ = k_item_submit;
       pool_.sched().push_global(&op);
       return;
@@ -136,31 +188,43 @@ class uring_engine final : public engine {
   }
 
   void cancel(op_record& op) noexcept override {
-    // Called with the handle's lock held. A request is only found on the ring that submitted it.
-    if (op.home == k_no_home) return;  // not a request yet: prepare() sees the flag
-    ring_state* rs = rings_[op.home].get();
-    small_lock lock(rs->sq_mu);
-    struct io_uring_sqe* sqe = get_sqe(*rs);
-    io_uring_prep_cancel64(sqe, reinterpret_cast<std::uintptr_t>(&op), 0);
-    io_uring_sqe_set_data64(sqe, k_tag_cancel);
-    io_uring_submit(&rs->ring);
+    // Called with the handle's lock held, after the cancel flag was set. A request is only found on
+    // the ring that has it. prepare() stores `home` and then reads the flag; this reads `home` after
+    // the flag was set: with the fences, at least one of the two sees the other.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    std::uint16_t home = op.home.load(std::memory_order_relaxed);
+    if (home == k_no_home) return;  // not a request yet: prepare() sees the flag
+    worker* w = pool_.sched().current();
+    if (w == nullptr || w->extra) {
+      if (auto* item = new (std::nothrow) cancel_item) {
+        retain_handle(op.h);
+        item->h = op.h;
+        item->op = &op;
+        item->kind_ = k_item_cancel;
+        pool_.sched().push_global(item);
+        return;
+      }
+      // Out of memory: submit from here after all (the request is being cancelled anyway).
+    }
+    submit_cancel(*rings_[home], op);
   }
 
   void worker_start(worker& w) override {
-    std::lock_guard lock(rings_mu_);
-    if (rings_.size() <= w.index) rings_.resize(w.index + 1);
-    if (!rings_[w.index]) {
-      auto rs = std::make_unique<ring_state>();
-      int r = setup_ring(rs->ring, k_ring_entries);
-      if (r < 0) {
-        // Without a ring this thread still runs routines; its I/O is made into requests by others.
-        if (!w.extra) throw std::system_error(-r, std::generic_category(), describe_setup_error(-r));
-        return;
+    ring_state* rs;
+    {
+      std::lock_guard lock(rings_mu_);
+      if (w.index >= rings_.size()) return;  // cannot happen: one slot per possible thread
+      if (!rings_[w.index]) {
+        int err = 0;
+        rings_[w.index] = make_ring(err);
+        if (!rings_[w.index]) return;  // an extra thread without a ring still runs routines; others make its requests
       }
-      rs->ok = true;
-      rings_[w.index] = std::move(rs);
+      rs = rings_[w.index].get();
     }
-    w.engine_state = rings_[w.index].get();
+    w.engine_state = rs;
+    // The wake-up read is this thread's own request (submitted by its first poll).
+    small_lock lock(rs->sq_mu);
+    arm_wake(*rs);
   }
 
   void worker_stop(worker& w) noexcept override { w.engine_state = nullptr; }
@@ -179,21 +243,23 @@ class uring_engine final : public engine {
   }
 
   void wake(worker* w) noexcept override {
-    ring_state* rs = nullptr;
-    if (w != nullptr) rs = static_cast<ring_state*>(w->engine_state);
-    if (rs == nullptr) {
-      std::lock_guard lock(rings_mu_);
-      for (auto& r : rings_)
-        if (r) {
-          rs = r.get();
-          if (pool_.sched().stopping()) post_tag(*rs, k_tag_wake);
-        }
-      if (pool_.sched().stopping() || rs == nullptr) return;
+    if (w != nullptr) {
+      if (auto* rs = static_cast<ring_state*>(w->engine_state)) signal(*rs);
+      return;
     }
-    post_tag(*rs, k_tag_wake);
+    // Nobody in particular (shutdown): every ring.
+    std::lock_guard lock(rings_mu_);
+    for (auto& r : rings_)
+      if (r) signal(*r);
   }
 
   void arm_watchdog() noexcept override {
+    worker* self = pool_.sched().current();
+    if (self == nullptr || self->extra) {
+      // A thread that may exit does not submit on another's ring: it wakes an idle worker at once.
+      wake(pool_.sched().idle_worker());
+      return;
+    }
     if (watchdog_armed_.exchange(true, std::memory_order_acq_rel)) return;
     worker* idle = pool_.sched().idle_worker();
     auto* rs = idle != nullptr ? static_cast<ring_state*>(idle->engine_state) : nullptr;
@@ -211,6 +277,7 @@ class uring_engine final : public engine {
   }
 
   void run_item(worker& w, queue_node* n) noexcept override {
+    if (n->kind_ == k_item_cancel) return run_cancel(static_cast<cancel_item*>(n));
     auto& op = *static_cast<op_record*>(n);
     auto* rs = static_cast<ring_state*>(w.engine_state);
     if (rs == nullptr) {
@@ -227,11 +294,16 @@ class uring_engine final : public engine {
 
   void stop() noexcept override {
     std::lock_guard lock(rings_mu_);
-    for (auto& rs : rings_)
+    for (auto& rs : rings_) {
       if (rs && rs->ok) {
         io_uring_queue_exit(&rs->ring);
         rs->ok = false;
       }
+      if (rs && rs->wake_fd >= 0) {
+        ::close(rs->wake_fd);
+        rs->wake_fd = -1;
+      }
+    }
   }
 
  private:
@@ -244,12 +316,64 @@ class uring_engine final : public engine {
     return sqe;
   }
 
-  static void post_tag(ring_state& rs, std::uint64_t tag) noexcept {
+  /// A ring with its wake-up eventfd; nullptr (and err) when either cannot be made.
+  static std::unique_ptr<ring_state> make_ring(int& err) noexcept {
+    auto rs = std::unique_ptr<ring_state>(new (std::nothrow) ring_state);
+    if (!rs) {
+      err = ENOMEM;
+      return nullptr;
+    }
+    rs->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (rs->wake_fd < 0) {
+      err = errno;
+      return nullptr;
+    }
+    if (int r = setup_ring(rs->ring, k_ring_entries); r < 0) {
+      err = -r;
+      ::close(rs->wake_fd);
+      return nullptr;
+    }
+    rs->ok = true;
+    return rs;
+  }
+
+  /// Queues the read on the wake-up eventfd (sq_mu held); it completes at the next signal().
+  static void arm_wake(ring_state& rs) noexcept {
+    struct io_uring_sqe* sqe = get_sqe(rs);
+    io_uring_prep_read(sqe, rs.wake_fd, &rs.wake_value, sizeof rs.wake_value, 0);
+    io_uring_sqe_set_data64(sqe, k_tag_wake);
+  }
+
+  /// Wakes the ring's owner from io_uring_wait_cqe without touching the ring.
+  static void signal(ring_state& rs) noexcept {
+    std::uint64_t one = 1;
+    ssize_t r = ::write(rs.wake_fd, &one, sizeof one);
+    (void)r;  // EAGAIN: the counter is full, so a wake-up is pending anyway
+  }
+
+  static void submit_cancel(ring_state& rs, op_record& op) noexcept {
     small_lock lock(rs.sq_mu);
     struct io_uring_sqe* sqe = get_sqe(rs);
-    io_uring_prep_nop(sqe);
-    io_uring_sqe_set_data64(sqe, tag);
+    io_uring_prep_cancel64(sqe, reinterpret_cast<std::uintptr_t>(&op), 0);
+    io_uring_sqe_set_data64(sqe, k_tag_cancel);
     io_uring_submit(&rs.ring);
+  }
+
+  /// A cancel handed over by a thread that may not submit: the operation is looked up again (it may
+  /// have completed, and its record may serve another operation by now).
+  void run_cancel(cancel_item* item) noexcept {
+    handle_slot& h = *item->h;
+    {
+      small_lock lock(h.lock);
+      for (op_record* p = h.pending; p != nullptr; p = p->hnext) {
+        if (p != item->op) continue;
+        std::uint16_t home = p->home.load(std::memory_order_relaxed);
+        if (p->cancel_requested() && home != k_no_home) submit_cancel(*rings_[home], *p);
+        break;
+      }
+    }
+    release_handle(item->h);
+    delete item;
   }
 
   static void flush(ring_state& rs) noexcept {
@@ -263,7 +387,9 @@ class uring_engine final : public engine {
     pool_.sched().push_local(w, &op);
   }
 
-  // Turns an accepted operation into a request on worker w's ring (w is the calling thread).
+  // Turns an accepted operation into a request on worker w's ring (w is the calling thread). The
+  // handle's lock is not needed: the operation holds a reference (the descriptor stays open until its
+  // last release), and the race with cancel() is settled by `home` and the cancel flag (see cancel()).
   void prepare(worker& w, ring_state& rs, op_record& op) noexcept {
     handle_slot& h = *op.h;
     if (op.code == op_code::write && op.len == 0) {
@@ -271,22 +397,22 @@ class uring_engine final : public engine {
       make_due(w, op);
       return;
     }
+    op.home.store(static_cast<std::uint16_t>(w.index), std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    bool queued = false;
     {
-      small_lock hl(h.lock);
-      if (!op.cancel_requested() && h.fd >= 0) {
-        op.home = static_cast<std::uint16_t>(w.index);
-        small_lock sl(rs.sq_mu);
+      small_lock sl(rs.sq_mu);
+      if (!op.cancel_requested()) {
         struct io_uring_sqe* sqe = get_sqe(rs);
         prep_sqe(sqe, h, op);
         io_uring_sqe_set_data(sqe, &op);
         rs.in_flight.fetch_add(1, std::memory_order_relaxed);
-      } else {
-        finish_locked(op, ERROR_OPERATION_ABORTED);
-        op.kind_ = k_item_done;
+        queued = true;
       }
     }
-    if (op.kind_ == k_item_done) {
-      pool_.sched().push_local(w, &op);
+    if (!queued) {
+      finish(op, ERROR_OPERATION_ABORTED);
+      make_due(w, op);
       return;
     }
     // A routine that blocks after starting I/O must not keep it unsubmitted while a thread is idle.
@@ -329,9 +455,11 @@ class uring_engine final : public engine {
 
   void complete(worker& w, ring_state& rs, std::uint64_t tag, int res) noexcept {
     if (tag < 4096) {
-      if (tag == k_tag_watchdog) {
-        watchdog_armed_.store(false, std::memory_order_release);
-        help_wanted_ = true;
+      if (tag == k_tag_watchdog) watchdog_armed_.store(false, std::memory_order_release);
+      if (tag == k_tag_wake && !pool_.sched().stopping()) {
+        // Whoever reaped it re-arms it (a base worker or the owner; both outlive the request).
+        small_lock lock(rs.sq_mu);
+        arm_wake(rs);
       }
       return;
     }
@@ -388,7 +516,6 @@ class uring_engine final : public engine {
 
   // Submits and reaps on behalf of threads that are busy in a routine. True if it reaped anything.
   bool help(worker& self) noexcept {
-    help_wanted_ = false;
     bool reaped = false;
     bool still_busy = false;
     scheduler& s = pool_.sched();
@@ -422,18 +549,16 @@ class uring_engine final : public engine {
   std::mutex rings_mu_;
   std::vector<std::unique_ptr<ring_state>> rings_;
   std::atomic<bool> watchdog_armed_{false};
-  bool help_wanted_ = false;
 };
 
 static_assert(backend_engine<uring_engine>, "the io_uring engine models the backend interface");
 
 }  // namespace
 
-const std::string& uring_unavailable_reason() {
-  static const std::string reason = probe_uring();
-  return reason;
-}
+const std::string& uring_unavailable_reason() { return probe_once().why; }
 
-std::unique_ptr<engine> make_uring_engine(pool_impl& pool) { return std::make_unique<uring_engine>(pool); }
+std::unique_ptr<engine> make_uring_engine(pool_impl& pool, unsigned base_threads, unsigned max_threads) {
+  return std::make_unique<uring_engine>(pool, base_threads, max_threads);
+}
 
 }  // namespace w3tp::posix
