@@ -433,10 +433,8 @@ int w3tp_memory(const params& p) {
     g_left.store(1);
     g_pool->post([](DWORD, DWORD, OVERLAPPED*) { finish_one(); }, 0, 0, nullptr);
     wait_done();
-    std::atomic_ref<ULONG_PTR> st(ov.Internal);
-    if (ReadFile(h, &v, 8, nullptr, &ov) || GetLastError() == ERROR_IO_PENDING) {
-      while (st.load() == STATUS_PENDING) st.wait(STATUS_PENDING);
-    }
+    DWORD n = 0;
+    if (ReadFile(h, &v, 8, nullptr, &ov) || GetLastError() == ERROR_IO_PENDING) GetOverlappedResult(h, &ov, &n, TRUE);
     CloseHandle(h);
   }
   std::int64_t r0 = rss_bytes();
