@@ -391,6 +391,19 @@ int run_all(const options& o) {
     std::map<std::string, std::vector<double>> got;
     std::vector<std::string> notes;
     bool skipped = false;
+    if (c.instructions && c.peer == "w3tp io_uring") {
+      // Valgrind 3.19 keeps its global lock while a thread sleeps in io_uring_enter (liburing issue
+      // #657): an idle io_uring pool thread stops every other thread, and the run never ends.
+      fmt::print(stderr, " skipped (valgrind deadlocks on a pool thread idle in io_uring_enter)\n");
+      rows.push_back({c.workload,
+                      c.variant,
+                      c.peer,
+                      "instr_per_op",
+                      NAN,
+                      {},
+                      "skipped: valgrind 3.19 deadlocks on an idle io_uring_enter (liburing#657)"});
+      continue;
+    }
     if (c.instructions) {
       if (!have_valgrind) {
         fmt::print(stderr, " skipped (no valgrind)\n");
@@ -406,7 +419,7 @@ int run_all(const options& o) {
         a.insert(a.end(), argv.begin(), argv.end());
         a.insert(a.end(), c.args.begin(), c.args.end());
         a.push_back(with_ops(c.args, k == 0 ? n1 : n2));
-        child_out co = spawn_collect(a, 300);
+        child_out co = spawn_collect(a, 120);
         tot[k] = co.status == 0 ? callgrind_total(outf) : NAN;
         if (co.status == k_skip) skipped = true;
         ::unlink(outf.c_str());
@@ -415,7 +428,7 @@ int run_all(const options& o) {
     } else {
       argv.insert(argv.end(), c.args.begin(), c.args.end());
       for (int rep = 0; rep < o.reps && !skipped; ++rep) {
-        child_out co = spawn_collect(argv, 120);
+        child_out co = spawn_collect(argv, 40);
         if (co.status == k_skip) skipped = true;
         if (co.status != 0 && co.status != k_skip) notes.push_back(fmt::format("exit {}", co.status));
         for (auto& [m, v] : co.results) got[m].push_back(v);
