@@ -163,9 +163,7 @@ TEST_CASE("concurrency: work started by a blocked routine is not held back behin
   g_self = nullptr;
 }
 
-// [uring-bug]: fails about 1 run in 8 on io_uring (a worker keeps every completion it reaped from its
-// ring in its own queue, behind a routine that blocks); see the tests branch report.
-TEST_CASE("concurrency: routines run in parallel on different threads", "[concurrency][uring-bug]") {
+TEST_CASE("concurrency: routines run in parallel on different threads", "[concurrency]") {
   fixture f(test_options(3));
   gate g;
   std::mutex mu;

@@ -182,10 +182,7 @@ void run_worker(w3tp::thread_pool& pool, int index, std::vector<std::unique_ptr<
 
 }  // namespace
 
-// [uring-bug]: on io_uring this run dies of SIGPIPE (exit 141): uring_engine::cancel() submits the
-// home ring from the application thread that calls CancelIoEx/CloseHandle, which also submits that
-// ring's other prepared requests, a pipe write to a gone reader among them; see the tests report.
-TEST_CASE("stress: every accepted operation gets exactly one routine, and no descriptor leaks", "[stress][uring-bug]") {
+TEST_CASE("stress: every accepted operation gets exactly one routine, and no descriptor leaks", "[stress]") {
   const int fds_before = w3tp_test::count_open_fds();
   totals t;
   g_totals = &t;
