@@ -30,11 +30,15 @@ cmake --build "$build" -j "$(nproc)"
 step "ctest under Wine"
 CTEST_OUTPUT_ON_FAILURE=1 ctest --test-dir "$build" --timeout 600 -j 2
 
-step "shared library (BUILD_SHARED_LIBS=ON): build and ctest under Wine"
-cmake -S "$root" -B "$build-shared" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DW3TP_WERROR=ON \
-  -DBUILD_SHARED_LIBS=ON -DW3TP_BUILD_BENCH=OFF -DW3TP_INSTALL=OFF
-cmake --build "$build-shared" -j "$(nproc)"
-CTEST_OUTPUT_ON_FAILURE=1 ctest --test-dir "$build-shared" --timeout 600 -j 2
+# The shared-library build doubles the time; CI runs it when W3TP_WINDOWS_SHARED=1 (on by default
+# when this script is run by hand).
+if [ "${W3TP_WINDOWS_SHARED:-1}" = 1 ]; then
+  step "shared library (BUILD_SHARED_LIBS=ON): build and ctest under Wine"
+  cmake -S "$root" -B "$build-shared" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DW3TP_WERROR=ON \
+    -DBUILD_SHARED_LIBS=ON -DW3TP_BUILD_BENCH=OFF -DW3TP_INSTALL=OFF
+  cmake --build "$build-shared" -j "$(nproc)"
+  CTEST_OUTPUT_ON_FAILURE=1 ctest --test-dir "$build-shared" --timeout 600 -j 2
+fi
 
 step "install, then a consumer project with find_package(w3tp CONFIG REQUIRED)"
 work=$(mktemp -d "${TMPDIR:-/tmp}/w3tp-windows-package.XXXXXX")

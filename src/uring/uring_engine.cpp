@@ -240,9 +240,12 @@ class uring_engine final : public engine {
     bool reaped = reap(w, *rs);
     if (reaped || !block) return reaped;
     if (help(w)) return true;
-    struct io_uring_cqe* cqe = nullptr;
-    int r = io_uring_wait_cqe(&rs->ring, &cqe);
-    if (r < 0 && r != -EINTR) return false;
+    // Sleep until a completion is posted. Not io_uring_wait_cqe: it reads the CQ head without
+    // synchronisation, and helpers advance it (under cq_mu) from other threads.
+    if (cq_pending(*rs) == 0) {
+      int r = io_uring_enter(rs->ring.ring_fd, 0, 1, IORING_ENTER_GETEVENTS, nullptr);
+      if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) return false;
+    }
     return reap(w, *rs);
   }
 
@@ -301,7 +304,7 @@ class uring_engine final : public engine {
   bool has_requests(worker& w) noexcept override {
     auto* rs = static_cast<ring_state*>(w.engine_state.load(std::memory_order_acquire));
     // in_flight counts prepared requests too, submitted or not.
-    return rs != nullptr && (rs->in_flight.load(std::memory_order_relaxed) != 0 || io_uring_cq_ready(&rs->ring) != 0);
+    return rs != nullptr && (rs->in_flight.load(std::memory_order_relaxed) != 0 || cq_pending(*rs) != 0);
   }
 
   bool can_retire(worker& w) noexcept override {
@@ -336,6 +339,14 @@ class uring_engine final : public engine {
       sqe = io_uring_get_sqe(&rs.ring);
     }
     return sqe;
+  }
+
+  /// Completions waiting in rs's CQ. Unlike io_uring_cq_ready, both indexes are read atomically: other
+  /// threads advance the head (under cq_mu) while this one looks without the lock.
+  static unsigned cq_pending(ring_state& rs) noexcept {
+    unsigned tail = __atomic_load_n(rs.ring.cq.ktail, __ATOMIC_ACQUIRE);
+    unsigned head = __atomic_load_n(rs.ring.cq.khead, __ATOMIC_ACQUIRE);
+    return tail - head;
   }
 
   /// A ring with its wake-up eventfd; nullptr (and err) when either cannot be made.
@@ -461,7 +472,7 @@ class uring_engine final : public engine {
 
   // Reaps rs's completions into worker w's local queue.
   bool reap(worker& w, ring_state& rs) noexcept {
-    if (io_uring_cq_ready(&rs.ring) == 0) return false;
+    if (cq_pending(rs) == 0) return false;
     struct io_uring_cqe* cqes[k_reap_batch];
     unsigned n;
     {
@@ -555,7 +566,7 @@ class uring_engine final : public engine {
         if (io_uring_sq_ready(&rs->ring) != 0) io_uring_submit(&rs->ring);
         rs->sq_mu.unlock();
       }
-      if (io_uring_cq_ready(&rs->ring) != 0 && rs->cq_mu.try_lock()) {
+      if (cq_pending(*rs) != 0 && rs->cq_mu.try_lock()) {
         struct io_uring_cqe* cqes[k_reap_batch];
         unsigned n = io_uring_peek_batch_cqe(&rs->ring, cqes, k_reap_batch);
         for (unsigned k = 0; k < n; ++k) complete(self, *rs, cqes[k]->user_data, cqes[k]->res);
