@@ -295,7 +295,11 @@ void scheduler::run(worker& w) {
     }
     w.idle.store(true, std::memory_order_seq_cst);
     idle_.fetch_add(1, std::memory_order_seq_cst);
-    if (!work_visible(w) && !stop_.load(std::memory_order_seq_cst)) engine_->poll(w, true);
+    // DecrementThreadCount may have lowered the target after this extra thread's check above and before
+    // its idle flag was visible to that call's wake-ups: look again now that it is (both sides seq_cst).
+    const bool retire_due =
+        w.extra && active_.load(std::memory_order_seq_cst) > target_.load(std::memory_order_seq_cst);
+    if (!retire_due && !work_visible(w) && !stop_.load(std::memory_order_seq_cst)) engine_->poll(w, true);
     idle_.fetch_sub(1, std::memory_order_seq_cst);
     w.idle.store(false, std::memory_order_relaxed);
   }
@@ -328,10 +332,10 @@ void scheduler::remove_thread() noexcept {
   std::lock_guard lock(threads_mu_);
   unsigned t = target_.load(std::memory_order_relaxed);
   if (t <= base_) return;
-  target_.store(t - 1, std::memory_order_relaxed);
+  target_.store(t - 1, std::memory_order_seq_cst);
   unsigned used = slots_used_.load(std::memory_order_acquire);
   for (unsigned i = 0; i < used; ++i)
-    if (workers_[i].extra && workers_[i].idle.load(std::memory_order_relaxed)) engine_->wake(&workers_[i]);
+    if (workers_[i].extra && workers_[i].idle.load(std::memory_order_seq_cst)) engine_->wake(&workers_[i]);
 }
 
 void scheduler::stop() noexcept {

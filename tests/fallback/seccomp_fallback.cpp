@@ -65,8 +65,8 @@ bool block_io_uring_setup() {
 }
 
 std::atomic<int> g_calls{0};
-DWORD g_error = 0;
-DWORD g_bytes = 0;
+std::atomic<DWORD> g_error{0};  // routines of different operations may run at once
+std::atomic<DWORD> g_bytes{0};
 
 VOID CALLBACK routine(DWORD error, DWORD bytes, LPOVERLAPPED) {
   g_error = error;
