@@ -2,7 +2,9 @@
 #include "common/common.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -103,6 +105,22 @@ HRESULT http_server_impl::RegisterFileChangeMonitor(PCWSTR, HANDLE, IHttpFileMon
 HRESULT http_server_impl::GetExtendedInterface(HTTP_SERVER_INTERFACE_VERSION, PVOID* ppInterface) {
   if (ppInterface != nullptr) *ppInterface = nullptr;
   return E_NOTIMPL;
+}
+
+void handle_routine_exception(const pool_options& options, std::exception_ptr e) noexcept {
+  if (options.on_exception) {
+    options.on_exception(e);  // noexcept context: a throwing handler terminates
+    return;
+  }
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    std::fprintf(stderr, "w3tp: a completion routine let an exception escape: %s\n", ex.what());
+  } catch (...) {
+    std::fprintf(stderr, "w3tp: a completion routine let an exception of unknown type escape\n");
+  }
+  std::fflush(stderr);
+  std::terminate();
 }
 
 }  // namespace detail

@@ -64,6 +64,10 @@ class http_server_impl final : public IHttpServer {
 
 // Implemented by each platform's pool: IIS's IncrementThreadCount / DecrementThreadCount.
 void increment_thread_count(thread_pool& pool) noexcept;
+
+/// The pool's exception policy for a routine (or executor task) that let `e` escape: the user's
+/// pool_options::on_exception if set, else print it and std::terminate, as IIS ends a worker process.
+void handle_routine_exception(const pool_options& options, std::exception_ptr e) noexcept;
 void decrement_thread_count(thread_pool& pool) noexcept;
 
 }  // namespace w3tp::detail

@@ -162,21 +162,7 @@ void pool_impl::leave() noexcept {
   }
 }
 
-void pool_impl::on_exception(std::exception_ptr e) noexcept {
-  if (options_.on_exception) {
-    options_.on_exception(e);  // noexcept context: a throwing handler terminates
-    return;
-  }
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    std::fprintf(stderr, "w3tp: a completion routine let an exception escape: %s\n", ex.what());
-  } catch (...) {
-    std::fprintf(stderr, "w3tp: a completion routine let an exception of unknown type escape\n");
-  }
-  std::fflush(stderr);
-  std::terminate();
-}
+void pool_impl::on_exception(std::exception_ptr e) noexcept { handle_routine_exception(options_, e); }
 
 bool pool_impl::post_control(key_record& key, OVERLAPPED* ov) noexcept {
   return PostQueuedCompletionStatus(port_, 0, reinterpret_cast<ULONG_PTR>(&key), ov) != FALSE;

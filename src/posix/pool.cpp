@@ -446,21 +446,7 @@ std::int64_t pool_impl::owed_total() noexcept {
   return total;
 }
 
-void pool_impl::on_exception(std::exception_ptr e) noexcept {
-  if (options_.on_exception) {
-    options_.on_exception(e);  // noexcept context: a throwing handler terminates
-    return;
-  }
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    std::fprintf(stderr, "w3tp: a completion routine let an exception escape: %s\n", ex.what());
-  } catch (...) {
-    std::fprintf(stderr, "w3tp: a completion routine let an exception of unknown type escape\n");
-  }
-  std::fflush(stderr);
-  std::terminate();
-}
+void pool_impl::on_exception(std::exception_ptr e) noexcept { handle_routine_exception(options_, e); }
 
 HRESULT pool_impl::associate(HANDLE h, LPOVERLAPPED_COMPLETION_ROUTINE fn, routine_base* callable) noexcept {
   std::unique_ptr<routine_base> owned(callable);
