@@ -53,7 +53,9 @@ void set_offset(OVERLAPPED& ov, std::uint64_t offset) {
 
 void finish_chunk(copy_job& job) {
   if (job.active.fetch_sub(1) == 1) {
-    { std::lock_guard<std::mutex> lock(job.mutex); }  // orders the notification after the waiter's check
+    // Notified under the lock: the waiter destroys the job (and this condition variable) as soon as
+    // it sees active == 0, so the notification must be over before it can take the lock.
+    std::lock_guard<std::mutex> lock(job.mutex);
     job.finished.notify_all();
   }
 }

@@ -53,7 +53,7 @@ void drop(connection* c) {
   CloseHandle(c->handle);
   delete c;
   g_open_connections.fetch_sub(1);
-  { std::lock_guard<std::mutex> lock(g_open_mutex); }  // orders the notification after the waiter's check
+  std::lock_guard<std::mutex> lock(g_open_mutex);  // notified under the lock, as the waiter checks under it
   g_open_changed.notify_all();
 }
 
