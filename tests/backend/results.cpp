@@ -122,6 +122,9 @@ TEST_CASE("results: after completion GetOverlappedResult gives what the routine 
   f.finish();
 }
 
+#ifndef _WIN32
+// Not on Windows: the system's GetOverlappedResult dereferences the OVERLAPPED it is given (a NULL one
+// is an access violation there, not an error code), and on Windows it is the system's function.
 TEST_CASE("results: GetOverlappedResult rejects a NULL OVERLAPPED", "[results]") {
   fixture f;
   HANDLE r, w;
@@ -132,3 +135,4 @@ TEST_CASE("results: GetOverlappedResult rejects a NULL OVERLAPPED", "[results]")
   CHECK(GetLastError() == static_cast<DWORD>(ERROR_INVALID_PARAMETER));
   f.finish();
 }
+#endif

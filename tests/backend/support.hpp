@@ -2,7 +2,7 @@
 // Platform helpers for the behaviour suite and the stress test. The test bodies use only the Win32 API
 // and w3tp's API; everything that needs the platform's own calls (temporary paths, making pipes and
 // connected sockets, resetting a connection, counting descriptors, running code in a child process)
-// lives here. support.cpp has the POSIX implementation and marked TODO spots for Windows.
+// lives here. support.cpp has a POSIX and a Windows implementation.
 #pragma once
 
 #include <w3tp/w3tp.hpp>
@@ -25,6 +25,10 @@ bool make_directory(const std::string& path);
 
 /// Removes an empty directory.
 void remove_directory(const std::string& path);
+
+/// Marks a file that is not associated yet as sparse where the file system needs to be told (Windows:
+/// FSCTL_SET_SPARSE); POSIX files are sparse by themselves. True on success.
+bool make_sparse(HANDLE file);
 
 /// The current size of a file, or -1.
 long long file_size(const std::string& path);
@@ -60,5 +64,11 @@ bool sigpipe_is_default();
 
 /// Puts SIGPIPE (if the platform has it) at its default action.
 void reset_sigpipe();
+
+/// Wine's version when the tests run under Wine (ntdll's wine_get_version), else nullptr.
+const char* wine_version();
+
+/// True when the tests run under Wine, where CHECK_TODO_WINE (common.hpp) reports instead of counting.
+inline bool running_under_wine() { return wine_version() != nullptr; }
 
 }  // namespace w3tp_test

@@ -33,6 +33,10 @@ struct stress_op {
   OVERLAPPED ov;  // first: the routine converts back
   std::atomic<int> calls{0};
   bool accepted = false;
+  bool at_once = false;  // the call returned TRUE (the routine still runs, through the pool)
+  bool write = false;
+  char kind_name = '?';  // f(ile), p(ipe), s(ocket): for the report of an operation without its routine
+  DWORD len = 0;
   char buf[k_buf];
 };
 static_assert(std::is_standard_layout_v<stress_op>, "OVERLAPPED* converts back to stress_op*");
@@ -168,6 +172,10 @@ void run_worker(w3tp::thread_pool& pool, int index, std::vector<std::unique_ptr<
     g_totals->accepted.fetch_add(1);  // counted first, so delivered never overtakes accepted
     BOOL ok = write ? WriteFile(target, o.buf, len, nullptr, &o.ov) : ReadFile(target, o.buf, len, nullptr, &o.ov);
     o.accepted = ok || GetLastError() == ERROR_IO_PENDING;
+    o.at_once = ok != FALSE;
+    o.write = write;
+    o.len = len;
+    o.kind_name = s.k == kind::file ? 'f' : s.k == kind::sock ? 's' : 'p';
     if (!o.accepted) {
       g_totals->accepted.fetch_sub(1);
       ++result.failures_at_start;
@@ -206,7 +214,17 @@ TEST_CASE("stress: every accepted operation gets exactly one routine, and no des
       std::unique_lock lock(t.mu);
       bool all = t.cv.wait_for(lock, 60s, [&] { return t.delivered.load() == t.accepted.load(); });
       INFO("round " << rounds << ": accepted " << t.accepted.load() << ", delivered " << t.delivered.load());
-      REQUIRE(all);
+      if (!all) {
+        // Name the operations that are still owed a routine, for the report.
+        std::string owed;
+        for (auto& per_thread : ops)
+          for (auto& o : per_thread)
+            if (o->accepted && o->calls.load() == 0 && owed.size() < 2000)
+              owed += std::string(" ") + o->kind_name + (o->write ? "W" : "R") + std::to_string(o->len) +
+                      (o->at_once ? "(TRUE)" : "(pending)") + " Internal=" + std::to_string(o->ov.Internal);
+        INFO("owed:" << owed);
+        REQUIRE(all);
+      }
     }
     pool.shutdown();
   }
