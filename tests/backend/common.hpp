@@ -68,6 +68,14 @@ inline std::atomic<int> g_todo_wine_passed{0};
     WARN("todo_wine, not run under Wine: " << reason); \
   } while (0)
 
+/// A Wine deviation that a test found by itself (not a single check): reported and counted with the
+/// todo_wine failures.
+#define TODO_WINE_REPORT(what)                    \
+  do {                                            \
+    ::w3tp_test::g_todo_wine_failed.fetch_add(1); \
+    WARN("todo_wine: " << what);                  \
+  } while (0)
+
 /// The reason of the one CancelIoEx deviation, shared by the checks that meet it.
 #define W3TP_WINE_CANCELIOEX_NULL "Wine's CancelIoEx(h, NULL) returns TRUE with nothing pending"
 
