@@ -51,7 +51,7 @@ class pool_impl;
 /// A node of the pool's intrusive work queues (implementation detail).
 struct queue_node {
   queue_node* next_ = nullptr;
-  std::uint32_t kind_ = 0;
+  std::uint8_t kind_ = 0;  // one byte: derived records use the rest of the line
 };
 
 /// A type-erased completion routine owned by an association (implementation detail).

@@ -124,7 +124,7 @@ class epoll_engine final : public engine {
           result = ERROR_OPERATION_ABORTED;
         } else {
           auto* st = static_cast<stream_state*>(h.backend);
-          node_fifo& q = op.code == op_code::read ? st->rd : st->wr;
+          node_fifo& q = op.code() == op_code::read ? st->rd : st->wr;
           result = q.empty() ? attempt(h, op) : k_again;
           if (result == k_again) {
             q.push(&op);
@@ -141,10 +141,10 @@ class epoll_engine final : public engine {
       make_due(op);
       return;
     }
-    if (op.code == op_code::read && h.kind == object_kind::file && (h.backend_flags & bf_no_nowait_read) == 0) {
+    if (op.code() == op_code::read && h.kind == object_kind::file && (h.backend_flags & bf_no_nowait_read) == 0) {
       // A page-cache hit completes here, at pread's cost; its routine still runs through the pool.
       struct iovec iov = {op.buf, op.len};
-      ssize_t n = ::preadv2(h.fd, &iov, 1, static_cast<off_t>(op.offset), RWF_NOWAIT);
+      ssize_t n = ::preadv2(h.fd, &iov, 1, static_cast<off_t>(op.offset()), RWF_NOWAIT);
       if (n >= 0 || (errno != EAGAIN && errno != EOPNOTSUPP && errno != EINTR)) {
         DWORD result = read_result(h, op, n);
         finish(op, result);
@@ -310,7 +310,7 @@ class epoll_engine final : public engine {
 
   // One non-blocking try of a stream operation, under the handle's lock: a result, or k_again.
   DWORD attempt(handle_slot& h, op_record& op) noexcept {
-    if (op.code == op_code::read) {
+    if (op.code() == op_code::read) {
       if (op.len == 0) return zero_byte_read(h);
       for (;;) {
         ssize_t n;
@@ -395,17 +395,17 @@ class epoll_engine final : public engine {
   // A file operation (or one on a stream that cannot be polled), as a blocking call on a pool thread.
   static DWORD blocking_io(handle_slot& h, op_record& op) noexcept {
     const bool positioned = h.kind == object_kind::file;
-    if (op.code == op_code::read) {
+    if (op.code() == op_code::read) {
       for (;;) {
         ssize_t n =
-            positioned ? ::pread(h.fd, op.buf, op.len, static_cast<off_t>(op.offset)) : ::read(h.fd, op.buf, op.len);
+            positioned ? ::pread(h.fd, op.buf, op.len, static_cast<off_t>(op.offset())) : ::read(h.fd, op.buf, op.len);
         if (n < 0 && errno == EINTR) continue;
         return read_result(h, op, n);
       }
     }
     while (op.done < op.len) {
       ssize_t n = positioned
-                      ? ::pwrite(h.fd, op.buf + op.done, op.len - op.done, static_cast<off_t>(op.offset + op.done))
+                      ? ::pwrite(h.fd, op.buf + op.done, op.len - op.done, static_cast<off_t>(op.offset() + op.done))
                       : ::write(h.fd, op.buf + op.done, op.len - op.done);
       if (n > 0) {
         op.done += static_cast<std::uint32_t>(n);

@@ -166,9 +166,8 @@ BOOL start_io(op_code code, HANDLE hFile, char* buf, DWORD len, LPDWORD transfer
   op->h = &h;
   op->buf = buf;
   op->len = len;
-  op->offset = (static_cast<std::uint64_t>(ov->OffsetHigh) << 32) | ov->Offset;
   op->starter = current_tid();
-  op->code = code;
+  op->set_code(code);
   ov->InternalHigh = 0;
   std::atomic_ref<ULONG_PTR>(ov->Internal).store(STATUS_PENDING, std::memory_order_release);
   ref.release();  // the call's reference becomes the operation's, dropped after its routine

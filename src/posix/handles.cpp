@@ -161,29 +161,63 @@ void for_each_handle_impl(void (*fn)(handle_slot*, void*), void* ctx) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Operation records: a per-thread cache in front of a global free list, so that the hot path
-// (a routine re-issuing its read) never calls the allocator.
+// Operation records: a per-thread free list in front of a global one, so that the hot path (a
+// routine re-issuing its read) never calls the allocator. Records come from 64-record slabs that are
+// never returned (like the records themselves before); the lists are intrusive (through next_), so
+// neither freeing nor moving records between the lists can fail.
 
 namespace {
 
+constexpr std::size_t k_cache_max = 256;  // records a thread keeps before it gives some back
+constexpr std::size_t k_batch = 64;       // records moved between a thread and the depot at once
+
+/// An intrusive LIFO of free records.
+struct op_list {
+  queue_node* head = nullptr;
+  std::size_t size = 0;
+  void push(op_record* op) noexcept {
+    op->next_ = head;
+    head = op;
+    ++size;
+  }
+  op_record* pop() noexcept {
+    auto* op = static_cast<op_record*>(head);
+    if (op != nullptr) {
+      head = op->next_;
+      --size;
+    }
+    return op;
+  }
+  /// Moves up to n records from this list to `to`.
+  void move_to(op_list& to, std::size_t n) noexcept {
+    for (; n > 0 && head != nullptr; --n) to.push(pop());
+  }
+};
+
 struct op_depot {
   std::mutex mu;
-  std::vector<op_record*> free;
+  op_list free;
 };
 op_depot& depot() {
   static op_depot* d = new op_depot();
   return *d;
 }
 
-constexpr std::size_t k_cache_max = 256;
-constexpr std::size_t k_batch = 64;
+/// Allocates a slab of k_batch records into `to`; false when out of memory.
+bool new_slab(op_list& to) noexcept {
+  void* raw = ::operator new (sizeof(op_record) * k_batch, std::align_val_t{alignof(op_record)}, std::nothrow);
+  if (raw == nullptr) return false;
+  auto* slab = static_cast<op_record*>(raw);
+  for (std::size_t i = 0; i < k_batch; ++i) to.push(new (&slab[i]) op_record());
+  return true;
+}
 
 struct op_cache {
-  std::vector<op_record*> items;
+  op_list items;
   ~op_cache() {
-    if (items.empty()) return;
+    if (items.head == nullptr) return;
     std::lock_guard lock(depot().mu);
-    depot().free.insert(depot().free.end(), items.begin(), items.end());
+    items.move_to(depot().free, items.size);
   }
 };
 thread_local op_cache t_ops;
@@ -191,26 +225,16 @@ thread_local op_cache t_ops;
 }  // namespace
 
 op_record* alloc_op() noexcept {
-  auto& items = t_ops.items;
-  if (items.empty()) {
+  op_list& items = t_ops.items;
+  if (items.head == nullptr) {
     op_depot& d = depot();
-    std::lock_guard lock(d.mu);
-    std::size_t n = std::min(k_batch, d.free.size());
-    try {
-      items.insert(items.end(), d.free.end() - static_cast<std::ptrdiff_t>(n), d.free.end());
-    } catch (...) {
-      n = 0;
+    {
+      std::lock_guard lock(d.mu);
+      d.free.move_to(items, k_batch);
     }
-    d.free.resize(d.free.size() - n);
+    if (items.head == nullptr && !new_slab(items)) return nullptr;
   }
-  op_record* op;
-  if (!items.empty()) {
-    op = items.back();
-    items.pop_back();
-  } else {
-    op = new (std::nothrow) op_record();
-    if (op == nullptr) return nullptr;
-  }
+  op_record* op = items.pop();
   op->next_ = nullptr;
   op->kind_ = 0;
   op->hprev = op->hnext = nullptr;
@@ -223,21 +247,13 @@ op_record* alloc_op() noexcept {
 }
 
 void free_op(op_record* op) noexcept {
-  auto& items = t_ops.items;
-  if (items.size() < k_cache_max) {
-    try {
-      items.push_back(op);
-      return;
-    } catch (...) {
-    }
-  }
+  op_list& items = t_ops.items;
+  items.push(op);
+  if (items.size <= k_cache_max) return;
+  // Too many here (records freed on another thread than the one that allocates): give a batch back.
   op_depot& d = depot();
   std::lock_guard lock(d.mu);
-  try {
-    d.free.push_back(op);
-  } catch (...) {
-    delete op;
-  }
+  items.move_to(d.free, k_batch);
 }
 
 }  // namespace w3tp::posix

@@ -479,7 +479,7 @@ HRESULT pool_impl::post(LPOVERLAPPED_COMPLETION_ROUTINE fn, DWORD error, DWORD b
     return E_OUTOFMEMORY;
   }
   op->kind_ = k_item_post;
-  op->code = op_code::post;
+  op->set_code(op_code::post);
   op->post_fn = fn;
   op->error = error;
   op->done = bytes;

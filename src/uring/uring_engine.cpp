@@ -75,9 +75,9 @@ constexpr unsigned k_reap_batch = 64;
 constexpr std::uint64_t k_tag_wake = 1;
 constexpr std::uint64_t k_tag_watchdog = 2;
 constexpr std::uint64_t k_tag_cancel = 3;
-constexpr std::uint64_t k_tag_timer = 4;                    // a ring's own 1 ms look at busy threads (see help())
-constexpr std::uint32_t k_item_submit = k_item_engine + 1;  // an operation to turn into a request
-constexpr std::uint32_t k_item_cancel = k_item_engine + 2;  // a cancel_item
+constexpr std::uint64_t k_tag_timer = 4;                   // a ring's own 1 ms look at busy threads (see help())
+constexpr std::uint8_t k_item_submit = k_item_engine + 1;  // an operation to turn into a request
+constexpr std::uint8_t k_item_cancel = k_item_engine + 2;  // a cancel_item
 constexpr std::uint16_t k_no_home = 0xFFFF;
 
 struct ring_state {
@@ -450,7 +450,7 @@ class uring_engine final : public engine {
   // last release), and the race with cancel() is settled by `home` and the cancel flag (see cancel()).
   void prepare(worker& w, ring_state& rs, op_record& op) noexcept {
     handle_slot& h = *op.h;
-    if (op.code == op_code::write && op.len == 0) {
+    if (op.code() == op_code::write && op.len == 0) {
       finish(op, ERROR_SUCCESS);
       make_due(w, op);
       return;
@@ -481,8 +481,8 @@ class uring_engine final : public engine {
     char* p = op.buf + op.done;
     unsigned left = op.len - op.done;
     const bool file = h.kind == object_kind::file;
-    const std::uint64_t offset = file ? op.offset + op.done : static_cast<std::uint64_t>(-1);
-    if (op.code == op_code::read) {
+    const std::uint64_t offset = file ? op.offset() + op.done : static_cast<std::uint64_t>(-1);
+    if (op.code() == op_code::read) {
       if (op.len == 0 && !file)
         io_uring_prep_poll_add(sqe, h.fd, POLLIN | POLLRDHUP);  // a zero-byte read waits for data
       else if (h.kind == object_kind::socket)
@@ -527,7 +527,7 @@ class uring_engine final : public engine {
     kernel_handoff_acquire(&op);
     handle_slot& h = *op.h;
     DWORD error;
-    if (op.code == op_code::write) {
+    if (op.code() == op_code::write) {
       if (res > 0) {
         op.done += static_cast<std::uint32_t>(res);
         if (op.done < op.len) {
