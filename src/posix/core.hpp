@@ -200,6 +200,13 @@ void deliver(op_record& op) noexcept;
 
 /// Per-thread state of a pool thread.
 struct worker {
+  /// Marks the start of a routine on this (the calling) thread; end_routine marks its end.
+  void begin_routine() noexcept {
+    routines.store(routines.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    in_routine.store(true, std::memory_order_release);
+  }
+  void end_routine() noexcept { in_routine.store(false, std::memory_order_relaxed); }
+
   scheduler* sched = nullptr;
   unsigned index = 0;
   bool extra = false;  // added by IncrementThreadCount
@@ -212,6 +219,9 @@ struct worker {
   // The engine's per-thread state (the worker's io_uring ring): written by the thread itself when it
   // starts and stops, read by others (wake-ups, help), hence atomic.
   std::atomic<void*> engine_state{nullptr};
+  // Routines started by this thread so far (only this thread writes it): lets a helper tell a routine
+  // that has been running since it last looked from one that started since.
+  std::atomic<std::uint32_t> routines{0};
   std::thread thread;
   // This thread's share of the pool's count of owed routines (see pool_impl::enter); on its own
   // cache line so that the per-operation increments and decrements never bounce between cores.

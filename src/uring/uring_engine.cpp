@@ -89,6 +89,8 @@ struct ring_state {
   int wake_fd = -1;                      // written by wake(); the ring keeps a read pending on it
   std::uint64_t wake_value = 0;          // that read's buffer
   std::atomic<bool> timer_armed{false};  // a k_tag_timer request is pending on this ring
+  // The owner's routine count (worker::routines) when a helper last found it busy (see help()).
+  std::atomic<std::uint32_t> help_seen{0};
 };
 
 /// A cancel asked for by a thread that must not submit on rings: a base worker submits it.
@@ -589,6 +591,16 @@ class uring_engine final : public engine {
       if (&v == &self || !v.in_routine.load(std::memory_order_acquire)) continue;
       auto* rs = static_cast<ring_state*>(v.engine_state.load(std::memory_order_acquire));
       if (rs == nullptr) continue;
+      // Help only a routine that was already running when this thread last looked (a millisecond
+      // ago at most, see the timer below): routines that return at once need no help, and submitting
+      // their rings' requests one by one from here broke the owners' batches (measured: a third of
+      // the io_uring_enter calls of the file workload submitted a single request).
+      const std::uint32_t seq = v.routines.load(std::memory_order_relaxed);
+      if (rs->help_seen.load(std::memory_order_relaxed) != seq) {
+        rs->help_seen.store(seq, std::memory_order_relaxed);
+        if (rs->in_flight.load(std::memory_order_relaxed) != 0 || cq_pending(*rs) != 0) still_busy = true;
+        continue;
+      }
       // Only threads that never exit submit on another's behalf (a request dies with its submitter).
       if (!self.extra && rs->sq_mu.try_lock()) {
         if (io_uring_sq_ready(&rs->ring) != 0) io_uring_submit(&rs->ring);
