@@ -218,21 +218,13 @@ queue_node* scheduler::steal(worker& self) noexcept {
     // Half of the victim's queue (rounded up), oldest first: taking one item at a time made an idle
     // thread come back for every item, and with I/O routines each stolen item became a request
     // submitted on its own (measured: most io_uring_enter calls of the file workload submitted one).
-    unsigned size = v.local_size.load(std::memory_order_relaxed);
-    unsigned take = size - size / 2;
-    queue_node* first = v.local.pop();
-    queue_node* last = first;
-    unsigned taken = first != nullptr ? 1 : 0;
-    for (; taken < take; ++taken) {
-      queue_node* n = v.local.pop();
-      if (n == nullptr) break;
-      last->next_ = n;
-      last = n;
-    }
+    const unsigned size = v.local_size.load(std::memory_order_relaxed);
+    queue_node *first, *last;
+    const unsigned taken = v.local.pop_front(size - size / 2, first, last);
     if (taken != 0) v.local_size.fetch_sub(taken, std::memory_order_relaxed);
     v.lock.unlock();
-    if (first == nullptr) continue;
-    if (first != last) {
+    if (taken == 0) continue;
+    if (taken > 1) {
       // Keep the rest here: this thread runs them next, and others may steal them from here.
       small_lock lock(self.lock);
       self.local.push_chain(first->next_, last);

@@ -84,6 +84,18 @@ class node_fifo {
       head_ = first;
     tail_ = last;
   }
+  /// Detaches up to n nodes from the front as one chain first..last (last->next_ is nullptr);
+  /// returns how many (0 when empty).
+  unsigned pop_front(unsigned n, detail::queue_node*& first, detail::queue_node*& last) noexcept {
+    first = last = head_;
+    if (head_ == nullptr) return 0;
+    unsigned k = 1;
+    for (; k < n && last->next_ != nullptr; ++k) last = last->next_;
+    head_ = last->next_;
+    if (head_ == nullptr) tail_ = nullptr;
+    last->next_ = nullptr;
+    return k;
+  }
   detail::queue_node* pop() noexcept {
     detail::queue_node* n = head_;
     if (n != nullptr) {

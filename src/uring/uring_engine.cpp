@@ -502,15 +502,17 @@ class uring_engine final : public engine {
   // Reaps rs's completions into worker w's local queue.
   bool reap(worker& w, ring_state& rs) noexcept {
     if (cq_pending(rs) == 0) return false;
+    small_lock lock(rs.cq_mu);
+    return reap_locked(w, rs) != 0;
+  }
+
+  // Completes a batch of rs's completions on worker w; the caller holds rs.cq_mu.
+  unsigned reap_locked(worker& w, ring_state& rs) noexcept {
     struct io_uring_cqe* cqes[k_reap_batch];
-    unsigned n;
-    {
-      small_lock lock(rs.cq_mu);
-      n = io_uring_peek_batch_cqe(&rs.ring, cqes, k_reap_batch);
-      for (unsigned i = 0; i < n; ++i) complete(w, rs, cqes[i]->user_data, cqes[i]->res);
-      io_uring_cq_advance(&rs.ring, n);
-    }
-    return n != 0;
+    unsigned n = io_uring_peek_batch_cqe(&rs.ring, cqes, k_reap_batch);
+    for (unsigned i = 0; i < n; ++i) complete(w, rs, cqes[i]->user_data, cqes[i]->res);
+    io_uring_cq_advance(&rs.ring, n);
+    return n;
   }
 
   void complete(worker& w, ring_state& rs, std::uint64_t tag, int res) noexcept {
@@ -598,21 +600,16 @@ class uring_engine final : public engine {
       const std::uint32_t seq = v.routines.load(std::memory_order_relaxed);
       if (rs->help_seen.load(std::memory_order_relaxed) != seq) {
         rs->help_seen.store(seq, std::memory_order_relaxed);
-        if (rs->in_flight.load(std::memory_order_relaxed) != 0 || cq_pending(*rs) != 0) still_busy = true;
-        continue;
-      }
-      // Only threads that never exit submit on another's behalf (a request dies with its submitter).
-      if (!self.extra && rs->sq_mu.try_lock()) {
-        if (io_uring_sq_ready(&rs->ring) != 0) io_uring_submit(&rs->ring);
-        rs->sq_mu.unlock();
-      }
-      if (cq_pending(*rs) != 0 && rs->cq_mu.try_lock()) {
-        struct io_uring_cqe* cqes[k_reap_batch];
-        unsigned n = io_uring_peek_batch_cqe(&rs->ring, cqes, k_reap_batch);
-        for (unsigned k = 0; k < n; ++k) complete(self, *rs, cqes[k]->user_data, cqes[k]->res);
-        io_uring_cq_advance(&rs->ring, n);
-        rs->cq_mu.unlock();
-        reaped = reaped || n != 0;
+      } else {
+        // Only threads that never exit submit on another's behalf (a request dies with its submitter).
+        if (!self.extra && rs->sq_mu.try_lock()) {
+          if (io_uring_sq_ready(&rs->ring) != 0) io_uring_submit(&rs->ring);
+          rs->sq_mu.unlock();
+        }
+        if (cq_pending(*rs) != 0 && rs->cq_mu.try_lock()) {
+          reaped = reap_locked(self, *rs) != 0 || reaped;
+          rs->cq_mu.unlock();
+        }
       }
       if (rs->in_flight.load(std::memory_order_relaxed) != 0) still_busy = true;
     }

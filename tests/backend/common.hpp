@@ -60,16 +60,8 @@ inline std::atomic<int> g_todo_wine_passed{0};
     }                                                                   \
   } while (0)
 
-/// A check that cannot even run under Wine (it would hang there): reported and counted with the
-/// todo_wine failures; the caller runs what Wine can do instead.
-#define TODO_WINE_NOT_RUN(reason)                      \
-  do {                                                 \
-    ::w3tp_test::g_todo_wine_failed.fetch_add(1);      \
-    WARN("todo_wine, not run under Wine: " << reason); \
-  } while (0)
-
-/// A Wine deviation that a test found by itself (not a single check): reported and counted with the
-/// todo_wine failures.
+/// A Wine deviation that a test found by itself, or a check that cannot even run under Wine (it would
+/// hang there): reported and counted with the todo_wine failures.
 #define TODO_WINE_REPORT(what)                    \
   do {                                            \
     ::w3tp_test::g_todo_wine_failed.fetch_add(1); \

@@ -39,38 +39,31 @@ int main(int argc, char** argv) {
   w3tp_test::reset_sigpipe();
 
   const char* env = std::getenv("W3TP_BACKEND");
+  const char* asked = (env != nullptr && *env != '\0') ? env : "auto";
   w3tp::backend wanted = w3tp::backend::automatic;
-  if (env != nullptr && *env != '\0' && std::string_view(env) != "auto") {
-    if (!parse(env, wanted)) {
-      std::fprintf(stderr, "W3TP_BACKEND='%s' is not a backend this suite knows\n", env);
-      return 2;
-    }
-    try {
-      w3tp::pool_options o;
-      o.threads = 1;
-      o.preferred = wanted;
-      w3tp::thread_pool probe(o);
-      if (probe.active_backend() != wanted) {
-        std::fprintf(stderr, "asked for %s, got %s\n", env,
-                     std::string(w3tp::to_string(probe.active_backend())).c_str());
-        return 1;
-      }
-    } catch (const std::system_error& e) {
-      std::printf("skipped: the %s backend cannot start here: %s\n", env, e.what());
-      return k_skip;
-    }
+  if (std::string_view(asked) != "auto" && !parse(asked, wanted)) {
+    std::fprintf(stderr, "W3TP_BACKEND='%s' is not a backend this suite knows\n", asked);
+    return 2;
   }
-  {
-    // Say which backend really runs (the test output is the proof that, say, IOCP is active).
+  w3tp::backend active;
+  try {
     w3tp::pool_options o;
     o.threads = 1;
     o.preferred = wanted;
-    w3tp::thread_pool probe(o);
-    std::printf("w3tp tests on backend %s (asked for %s)%s%s\n",
-                std::string(w3tp::to_string(probe.active_backend())).c_str(), env != nullptr ? env : "auto",
-                w3tp_test::running_under_wine() ? ", under Wine " : "",
-                w3tp_test::running_under_wine() ? w3tp_test::wine_version() : "");
+    active = w3tp::thread_pool(o).active_backend();
+  } catch (const std::system_error& e) {
+    std::printf("skipped: the %s backend cannot start here: %s\n", asked, e.what());
+    return k_skip;
   }
+  const std::string active_name(w3tp::to_string(active));
+  if (wanted != w3tp::backend::automatic && active != wanted) {
+    std::fprintf(stderr, "asked for %s, got %s\n", asked, active_name.c_str());
+    return 1;
+  }
+  // Say which backend really runs (the test output is the proof that, say, IOCP is active).
+  std::printf("w3tp tests on backend %s (asked for %s)%s%s\n", active_name.c_str(), asked,
+              w3tp_test::running_under_wine() ? ", under Wine " : "",
+              w3tp_test::running_under_wine() ? w3tp_test::wine_version() : "");
   std::fflush(stdout);
   int rc = Catch::Session().run(argc, argv);
   if (w3tp_test::running_under_wine())

@@ -21,6 +21,8 @@
 
 #include <w3tp/w3tp.hpp>
 
+#include "backend/support.hpp"
+
 namespace {
 
 // ---------------------------------------------------------------------------------------------
@@ -715,9 +717,7 @@ void shutdown_section() {
 int main() {
   std::setvbuf(stdout, nullptr, _IONBF, 0);
   g_main_thread = GetCurrentThreadId();
-  using wine_get_version_fn = const char*(CDECL*)();
-  if (FARPROC f = GetProcAddress(GetModuleHandleA("ntdll.dll"), "wine_get_version"); f != nullptr)
-    g_wine_version = reinterpret_cast<wine_get_version_fn>(reinterpret_cast<void (*)()>(f))();
+  g_wine_version = w3tp_test::wine_version();
   std::printf("iocp_smoke: running on %s%s\n", g_wine_version != nullptr ? "Wine " : "Windows",
               g_wine_version != nullptr ? g_wine_version : "");
   WSADATA wsa;
