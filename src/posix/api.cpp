@@ -168,11 +168,18 @@ BOOL start_io(op_code code, HANDLE hFile, char* buf, DWORD len, LPDWORD transfer
   op->len = len;
   op->starter = current_tid();
   op->set_code(code);
-  ov->InternalHigh = 0;
-  std::atomic_ref<ULONG_PTR>(ov->Internal).store(STATUS_PENDING, std::memory_order_release);
-  ref.release();  // the call's reference becomes the operation's, dropped after its routine
   {
+    // The moment of acceptance (docs/PROTOCOL.md): linked into the pending list under the handle's lock.
+    // CloseHandle sets the closed bit before it takes this lock to cancel what is pending, so either it
+    // finds this operation in the list, or this call sees the bit and refuses (no routine is owed).
     small_lock lock(h.lock);
+    if ((h.state.load(std::memory_order_acquire) & k_closed_bit) != 0) {
+      free_op(op);
+      pool->leave();
+      return fail(ERROR_INVALID_HANDLE);  // `ref` is still this call's and is released on return
+    }
+    ov->InternalHigh = 0;
+    std::atomic_ref<ULONG_PTR>(ov->Internal).store(STATUS_PENDING, std::memory_order_release);
     op->hnext = h.pending;
     if (h.pending != nullptr) h.pending->hprev = op;
     h.pending = op;
@@ -180,6 +187,7 @@ BOOL start_io(op_code code, HANDLE hFile, char* buf, DWORD len, LPDWORD transfer
     // linked: a stream operation that would never finish by itself is cancelled at once.
     if (!pool->accepting() && h.kind != object_kind::file) op->flags.fetch_or(of_cancel, std::memory_order_relaxed);
   }
+  ref.release();  // the call's reference becomes the operation's, dropped after its routine
   pool->eng().submit(*op);
   if (transferred != nullptr) *transferred = 0;
   return fail(ERROR_IO_PENDING);

@@ -2,6 +2,7 @@
 #include "backend/support.hpp"
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 
@@ -15,6 +16,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -137,6 +139,18 @@ int count_open_fds() {
 }
 
 long long descriptor_of(HANDLE h) { return w3tp::native_fd(h); }
+
+bool peer_sees_close(HANDLE peer, int ms) {
+  int fd = w3tp::native_fd(peer);
+  if (fd < 0) return false;
+  // POLLERR (a writer whose reader is gone), POLLHUP (a reader whose writers are gone) and POLLRDHUP (a
+  // socket whose peer shut its side down) are what a closed far end looks like.
+  pollfd p{fd, POLLRDHUP, 0};
+  int r;
+  while ((r = ::poll(&p, 1, ms)) < 0 && errno == EINTR) {
+  }
+  return r > 0 && (p.revents & (POLLERR | POLLHUP | POLLRDHUP)) != 0;
+}
 
 bool privileged() { return ::geteuid() == 0; }
 
@@ -293,6 +307,8 @@ int count_open_fds() {
 }
 
 long long descriptor_of(HANDLE h) { return static_cast<long long>(reinterpret_cast<std::intptr_t>(h)); }
+
+bool peer_sees_close(HANDLE, int) { return true; }  // the system's own close; not observable without I/O
 
 bool privileged() { return false; }
 

@@ -42,6 +42,11 @@ bool make_socket_pair(HANDLE& a, HANDLE& b);
 /// Closes a socket so that its peer sees a reset (SO_LINGER with a zero timeout, then CloseHandle).
 bool abort_socket(HANDLE s);
 
+/// Waits (bounded by `ms`) until the far end of a pipe or socket whose other end was closed sees that
+/// close: a socket's end of file, a pipe writer's broken pipe, a pipe reader's hang-up. True when it did;
+/// also true where this cannot be observed without I/O of the test's own (Windows).
+bool peer_sees_close(HANDLE peer, int ms);
+
 /// The number of open descriptors (handles) of this process, or -1 where it cannot be counted.
 int count_open_fds();
 
