@@ -209,7 +209,8 @@ struct worker {
 
   scheduler* sched = nullptr;
   unsigned index = 0;
-  bool extra = false;  // added by IncrementThreadCount
+  bool extra = false;   // added by IncrementThreadCount
+  bool parked = false;  // retired, waiting to be reused (scheduler::threads_mu_)
   std::atomic<bool> in_routine{false};
   std::atomic<bool> idle{false};
   std::atomic<bool> exited{false};
@@ -351,6 +352,8 @@ class scheduler {
 
  private:
   void spawn(unsigned slot, bool extra);
+  /// Parks a thread that left the pool until add_thread reuses it (true) or the pool stops (false).
+  bool park(worker& w);
   void run(worker& w);
   void run_item(worker& w, queue_node* n) noexcept;
   queue_node* pop_local(worker& w) noexcept;
@@ -369,7 +372,8 @@ class scheduler {
   std::atomic<unsigned> target_{0};
   std::atomic<unsigned> idle_{0};
   std::atomic<bool> stop_{false};
-  std::mutex threads_mu_;  // spawning and joining
+  std::mutex threads_mu_;  // spawning, parking and joining
+  std::condition_variable park_cv_;
   alignas(64) small_mutex global_mu_;
   node_fifo global_;
   std::atomic<unsigned> global_size_{0};

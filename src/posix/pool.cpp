@@ -298,12 +298,12 @@ void scheduler::run(worker& w) {
     }
     if (stop_.load(std::memory_order_acquire)) break;
     if (w.extra && engine_->can_retire(w)) {
-      // DecrementThreadCount: an extra thread leaves once it is idle.
+      // DecrementThreadCount: an extra thread leaves the pool once it is idle.
       unsigned a = active_.load(std::memory_order_relaxed);
       if (a > target_.load(std::memory_order_relaxed) &&
           active_.compare_exchange_strong(a, a - 1, std::memory_order_acq_rel)) {
-        w.exited.store(true, std::memory_order_release);
-        break;
+        if (!park(w)) break;
+        continue;
       }
     }
     w.idle.store(true, std::memory_order_seq_cst);
@@ -320,11 +320,36 @@ void scheduler::run(worker& w) {
   t_worker = nullptr;
 }
 
+bool scheduler::park(worker& w) {
+  // A retired thread does not exit until the pool stops: the kernel cancels the io_uring requests that a
+  // thread submitted when it exits, and a pool thread may have submitted other threads' requests (any
+  // submission sends every request queued in that ring). Parked, it costs a stack and no CPU, and the
+  // next IncrementThreadCount (or starvation) reuses it before it spawns a thread.
+  std::unique_lock lock(threads_mu_);
+  w.parked = true;
+  park_cv_.wait(lock, [&] { return !w.parked || stop_.load(std::memory_order_acquire); });
+  if (w.parked) {
+    w.parked = false;
+    return false;  // the pool stops
+  }
+  return true;
+}
+
 void scheduler::add_thread() noexcept {
   std::lock_guard lock(threads_mu_);
   if (stop_.load(std::memory_order_acquire)) return;
   unsigned t = target_.load(std::memory_order_relaxed);
   if (t >= max_) return;
+  // A parked thread first (see park()).
+  for (unsigned i = 0, used = slots_used_.load(std::memory_order_relaxed); i < used; ++i) {
+    worker& w = workers_[i];
+    if (!w.parked) continue;
+    target_.store(t + 1, std::memory_order_relaxed);
+    active_.fetch_add(1, std::memory_order_relaxed);
+    w.parked = false;
+    park_cv_.notify_all();
+    return;
+  }
   // A free slot: never used, or left by a thread that retired.
   for (unsigned i = 0; i < max_; ++i) {
     worker& w = workers_[i];
@@ -353,8 +378,14 @@ void scheduler::remove_thread() noexcept {
 
 void scheduler::stop() noexcept {
   stop_.store(true, std::memory_order_seq_cst);
-  std::lock_guard lock(threads_mu_);
-  unsigned used = slots_used_.load(std::memory_order_acquire);
+  unsigned used;
+  {
+    // After this, add_thread sees stop_ and spawns nothing: the joins below need no lock (and must not
+    // hold it: parked threads take it to leave park()).
+    std::lock_guard lock(threads_mu_);
+    park_cv_.notify_all();
+    used = slots_used_.load(std::memory_order_acquire);
+  }
   for (unsigned i = 0; i < used; ++i) engine_->wake(&workers_[i]);
   for (unsigned i = 0; i < used; ++i) {
     worker& w = workers_[i];
