@@ -93,12 +93,12 @@ class epoll_engine final : public engine {
       return win32_from_errno(err, h.kind);
     }
     h.backend = st;
-    h.flags |= hf_pollable;
+    h.set(hf_pollable);
     return ERROR_SUCCESS;
   }
 
   void detach(handle_slot& h) noexcept override {
-    if ((h.flags & hf_pollable) == 0) return;
+    if (!h.has(hf_pollable)) return;
     if (h.fd >= 0 && !stopped_.load(std::memory_order_acquire)) ::epoll_ctl(epfd_, EPOLL_CTL_DEL, h.fd, nullptr);
     delete static_cast<stream_state*>(h.backend);
     h.backend = nullptr;
@@ -107,7 +107,7 @@ class epoll_engine final : public engine {
   bool close_early(handle_slot& h) noexcept override {
     // A stream's I/O happens only under its lock, and every pending operation was just cancelled, so
     // the descriptor can be closed now: the peer sees the close at once, not when the last routine ran.
-    if ((h.flags & hf_pollable) == 0 || h.fd < 0) return false;
+    if (!h.has(hf_pollable) || h.fd < 0) return false;
     if (!stopped_.load(std::memory_order_acquire)) ::epoll_ctl(epfd_, EPOLL_CTL_DEL, h.fd, nullptr);
     ::close(h.fd);
     h.fd = -1;
@@ -116,7 +116,7 @@ class epoll_engine final : public engine {
 
   void submit(op_record& op) noexcept override {
     handle_slot& h = *op.h;
-    if ((h.flags & hf_pollable) != 0) {
+    if (h.has(hf_pollable)) {
       DWORD result;
       {
         small_lock lock(h.lock);
@@ -141,7 +141,7 @@ class epoll_engine final : public engine {
       make_due(op);
       return;
     }
-    if (op.code() == op_code::read && h.kind == object_kind::file && (h.backend_flags & bf_no_nowait_read) == 0) {
+    if (op.code() == op_code::read && h.kind == object_kind::file && !h.has_backend(bf_no_nowait_read)) {
       // A page-cache hit completes here, at pread's cost; its routine still runs through the pool.
       struct iovec iov = {op.buf, op.len};
       ssize_t n = ::preadv2(h.fd, &iov, 1, static_cast<off_t>(op.offset()), RWF_NOWAIT);
@@ -151,7 +151,7 @@ class epoll_engine final : public engine {
         make_due(op);
         return;
       }
-      if (errno == EOPNOTSUPP) h.backend_flags |= bf_no_nowait_read;
+      if (errno == EOPNOTSUPP) h.set_backend(bf_no_nowait_read);
     }
     op.kind_ = k_item_file_io;
     pool_.sched().push(&op);
@@ -161,7 +161,7 @@ class epoll_engine final : public engine {
     // Called with the handle's lock held. A stream operation waiting for readiness is taken out of its
     // FIFO and completes now; a file operation completes when a pool thread reaches it (soon).
     handle_slot& h = *op.h;
-    if ((h.flags & hf_pollable) == 0 || h.backend == nullptr) return;
+    if (!h.has(hf_pollable) || h.backend == nullptr) return;
     auto* st = static_cast<stream_state*>(h.backend);
     if (st->rd.remove(&op) || st->wr.remove(&op)) {
       finish_locked(op, ERROR_OPERATION_ABORTED);
@@ -316,7 +316,7 @@ class epoll_engine final : public engine {
         ssize_t n;
         if (h.kind == object_kind::socket) {
           n = ::recv(h.fd, op.buf, op.len, MSG_DONTWAIT);
-        } else if ((h.flags & hf_nowait_off) == 0) {
+        } else if (!h.has(hf_nowait_off)) {
           struct iovec iov = {op.buf, op.len};
           n = ::preadv2(h.fd, &iov, 1, -1, RWF_NOWAIT);
           if (n < 0 && errno == EOPNOTSUPP) {
@@ -365,7 +365,7 @@ class epoll_engine final : public engine {
   }
 
   static ssize_t pipe_write(handle_slot& h, const char* p, std::size_t left) noexcept {
-    if ((h.flags & hf_nowait_off) != 0) return ::write(h.fd, p, left);
+    if (h.has(hf_nowait_off)) return ::write(h.fd, p, left);
     struct iovec iov = {const_cast<char*>(p), left};
     return ::pwritev2(h.fd, &iov, 1, -1, RWF_NOWAIT);
   }
@@ -375,7 +375,7 @@ class epoll_engine final : public engine {
   static void make_nonblocking(handle_slot& h) noexcept {
     int fl = ::fcntl(h.fd, F_GETFL);
     if (fl >= 0) ::fcntl(h.fd, F_SETFL, fl | O_NONBLOCK);
-    h.flags |= hf_nowait_off;
+    h.set(hf_nowait_off);
   }
 
   // A zero-byte read waits for readability without consuming data (the IOCP idiom for sockets).

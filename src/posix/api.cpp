@@ -85,8 +85,9 @@ void wait_ready(int fd, short events) noexcept {
   }
 }
 
-// A synchronous read or write: no OVERLAPPED, or a handle that is not associated with a pool.
-BOOL sync_io(handle_slot& h, op_code code, char* buf, DWORD len, LPDWORD transferred, LPOVERLAPPED ov) {
+// A synchronous read or write on descriptor fd (h's, pinned by the caller): no OVERLAPPED, or a handle
+// that is not associated with a pool.
+BOOL sync_io(const handle_slot& h, int fd, op_code code, char* buf, DWORD len, LPDWORD transferred, LPOVERLAPPED ov) {
   const bool positioned = ov != nullptr && h.kind == object_kind::file;
   off_t offset = positioned ? static_cast<off_t>((static_cast<std::uint64_t>(ov->OffsetHigh) << 32) | ov->Offset) : 0;
   DWORD done = 0;
@@ -94,8 +95,8 @@ BOOL sync_io(handle_slot& h, op_code code, char* buf, DWORD len, LPDWORD transfe
   if (transferred != nullptr) *transferred = 0;
   if (code == op_code::read) {
     for (;;) {
-      ssize_t n = positioned ? ::pread(h.fd, buf, len, offset)
-                             : (h.kind == object_kind::socket ? ::recv(h.fd, buf, len, 0) : ::read(h.fd, buf, len));
+      ssize_t n = positioned ? ::pread(fd, buf, len, offset)
+                             : (h.kind == object_kind::socket ? ::recv(fd, buf, len, 0) : ::read(fd, buf, len));
       if (n >= 0) {
         done = static_cast<DWORD>(n);
         if (n == 0 && len > 0 && h.kind == object_kind::pipe) error = ERROR_BROKEN_PIPE;
@@ -104,7 +105,7 @@ BOOL sync_io(handle_slot& h, op_code code, char* buf, DWORD len, LPDWORD transfe
       }
       if (errno == EINTR) continue;
       if (errno == EAGAIN) {
-        wait_ready(h.fd, POLLIN);
+        wait_ready(fd, POLLIN);
         continue;
       }
       error = win32_from_errno(errno, h.kind);
@@ -115,18 +116,18 @@ BOOL sync_io(handle_slot& h, op_code code, char* buf, DWORD len, LPDWORD transfe
     while (done < len) {
       ssize_t n;
       if (positioned)
-        n = ::pwrite(h.fd, buf + done, len - done, offset + done);
+        n = ::pwrite(fd, buf + done, len - done, offset + done);
       else if (h.kind == object_kind::socket)
-        n = ::send(h.fd, buf + done, len - done, MSG_NOSIGNAL);
+        n = ::send(fd, buf + done, len - done, MSG_NOSIGNAL);
       else
-        n = ::write(h.fd, buf + done, len - done);
+        n = ::write(fd, buf + done, len - done);
       if (n > 0) {
         done += static_cast<DWORD>(n);
         continue;
       }
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EAGAIN) {
-        wait_ready(h.fd, POLLOUT);
+        wait_ready(fd, POLLOUT);
         continue;
       }
       error = n == 0 ? ERROR_DISK_FULL : win32_from_errno(errno, h.kind);
@@ -149,12 +150,23 @@ BOOL start_io(op_code code, HANDLE hFile, char* buf, DWORD len, LPDWORD transfer
   handle_ref ref(hFile);
   if (!ref) return fail(ERROR_INVALID_HANDLE);
   handle_slot& h = *ref.get();
-  if ((h.flags & (code == op_code::read ? hf_read : hf_write)) == 0) return fail(ERROR_ACCESS_DENIED);
+  if (!h.has(code == op_code::read ? hf_read : hf_write)) return fail(ERROR_ACCESS_DENIED);
   if (buf == nullptr && len != 0) return fail(ERROR_NOACCESS);
   pool_impl* pool = h.pool.load(std::memory_order_acquire);
   if (ov == nullptr || pool == nullptr) {
-    if (h.fd < 0) return fail(ERROR_INVALID_HANDLE);
-    return sync_io(h, code, buf, len, transferred, ov);
+    // Pin the descriptor: CloseHandle on another thread closes an associated stream's descriptor early,
+    // and a number closed under this call could belong to another object by the time it is used.
+    int fd;
+    {
+      small_lock lock(h.lock);
+      if (h.fd < 0 || (h.state.load(std::memory_order_acquire) & k_closed_bit) != 0) return fail(ERROR_INVALID_HANDLE);
+      ++h.sync_users;
+      fd = h.fd;
+    }
+    BOOL result = sync_io(h, fd, code, buf, len, transferred, ov);
+    small_lock lock(h.lock);
+    --h.sync_users;
+    return result;
   }
   if (!pool->enter()) return fail(ERROR_INVALID_STATE);
   op_record* op = alloc_op();
@@ -346,7 +358,8 @@ W3TP_API BOOL WINAPI CloseHandle(HANDLE hObject) {
       if ((op->flags.fetch_or(of_cancel, std::memory_order_seq_cst) & of_cancel) == 0) pool->eng().cancel(*op);
       op = next;
     }
-    pool->eng().close_early(*s);
+    // A synchronous call still using the descriptor keeps it until the last reference (sync_users).
+    if (s->sync_users == 0) pool->eng().close_early(*s);
   }
   release_handle(s);  // this call's reference
   release_handle(s);  // the open handle's reference

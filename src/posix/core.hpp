@@ -52,8 +52,10 @@ struct alignas(64) handle_slot {
   std::atomic<std::uint64_t> state{0};
   int fd = -1;
   object_kind kind = object_kind::other;
-  std::uint8_t flags = 0;
-  std::uint8_t backend_flags = 0;  // owned by the engine
+  // handle_flag bits, and bits owned by the engine. Atomic: set at association or by the engine under
+  // the lock while other threads read them without it.
+  std::atomic<std::uint8_t> flags{0};
+  std::atomic<std::uint8_t> backend_flags{0};
   std::uint8_t reserved = 0;
   std::atomic<pool_impl*> pool{nullptr};
   union {
@@ -64,9 +66,16 @@ struct alignas(64) handle_slot {
   std::uint32_t index = 0;
   op_record* pending = nullptr;  // doubly-linked list of the handle's pending operations
   void* backend = nullptr;       // the engine's per-handle state
+  // Synchronous calls using fd right now (guarded by lock): CloseHandle leaves the descriptor to the
+  // last reference instead of closing it early while one runs, so its number cannot be reused under it.
+  std::uint32_t sync_users = 0;
 
   handle_slot() noexcept : fn(nullptr) {}
   HANDLE value() const noexcept;
+  bool has(handle_flag f) const noexcept { return (flags.load(std::memory_order_relaxed) & f) != 0; }
+  void set(handle_flag f) noexcept { flags.fetch_or(f, std::memory_order_relaxed); }
+  bool has_backend(std::uint8_t f) const noexcept { return (backend_flags.load(std::memory_order_relaxed) & f) != 0; }
+  void set_backend(std::uint8_t f) noexcept { backend_flags.fetch_or(f, std::memory_order_relaxed); }
 };
 static_assert(sizeof(handle_slot) == 64, "a handle slot is one cache line");
 

@@ -71,11 +71,12 @@ void destroy_slot(handle_slot* s) noexcept {
   pool_impl* pool = s->pool.load(std::memory_order_acquire);
   if (pool != nullptr) pool->eng().detach(*s);
   if (s->fd >= 0) ::close(s->fd);
-  if ((s->flags & hf_callable) != 0) delete s->callable;
+  if (s->has(hf_callable)) delete s->callable;
   s->fn = nullptr;
   s->fd = -1;
-  s->flags = 0;
-  s->backend_flags = 0;
+  s->flags.store(0, std::memory_order_relaxed);
+  s->backend_flags.store(0, std::memory_order_relaxed);
+  s->sync_users = 0;
   s->backend = nullptr;
   s->pending = nullptr;
   s->pool.store(nullptr, std::memory_order_relaxed);
@@ -106,8 +107,9 @@ handle_slot* create_handle(int fd, object_kind kind, std::uint8_t flags) noexcep
   if (s == nullptr) return nullptr;
   s->fd = fd;
   s->kind = kind;
-  s->flags = flags;
-  s->backend_flags = 0;
+  s->flags.store(flags, std::memory_order_relaxed);
+  s->backend_flags.store(0, std::memory_order_relaxed);
+  s->sync_users = 0;
   s->fn = nullptr;
   s->pending = nullptr;
   s->backend = nullptr;

@@ -56,7 +56,7 @@ void deliver(op_record& op) noexcept {
   DWORD bytes = op.done;
   OVERLAPPED* ov = op.ov;
   if (w != nullptr) w->begin_routine();
-  if ((h->flags & hf_callable) != 0) {
+  if (h->has(hf_callable)) {
     detail::routine_base* r = h->callable;
     pool->guarded([&] { r->invoke(error, bytes, ov); });
   } else {
@@ -497,7 +497,7 @@ HRESULT pool_impl::associate(HANDLE h, LPOVERLAPPED_COMPLETION_ROUTINE fn, routi
   handle_ref ref(h);
   if (!ref) return HRESULT_FROM_WIN32(ERROR_INVALID_HANDLE);
   if (fn == nullptr && callable == nullptr) return E_INVALIDARG;
-  if ((ref->flags & hf_overlapped) == 0) return HRESULT_FROM_WIN32(ERROR_INVALID_PARAMETER);
+  if (!ref->has(hf_overlapped)) return HRESULT_FROM_WIN32(ERROR_INVALID_PARAMETER);
   if (!accepting()) return HRESULT_FROM_WIN32(ERROR_INVALID_STATE);
   handle_slot& s = *ref.get();
   small_lock lock(s.lock);
@@ -505,7 +505,7 @@ HRESULT pool_impl::associate(HANDLE h, LPOVERLAPPED_COMPLETION_ROUTINE fn, routi
   if (DWORD err = engine_->attach(s); err != ERROR_SUCCESS) return HRESULT_FROM_WIN32(err);
   if (callable != nullptr) {
     s.callable = owned.release();
-    s.flags |= hf_callable;
+    s.set(hf_callable);
   } else {
     s.fn = fn;
   }

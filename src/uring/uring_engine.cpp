@@ -89,6 +89,7 @@ struct ring_state {
   int wake_fd = -1;                      // written by wake(); the ring keeps a read pending on it
   std::uint64_t wake_value = 0;          // that read's buffer
   std::atomic<bool> timer_armed{false};  // a k_tag_timer request is pending on this ring
+  std::atomic<bool> wake_armed{false};   // the read on wake_fd is queued or pending
   // The owner's routine count (worker::routines) when a helper last found it busy (see help()).
   std::atomic<std::uint32_t> help_seen{0};
 };
@@ -225,18 +226,10 @@ class uring_engine final : public engine {
     std::uint16_t home = op.home.load(std::memory_order_seq_cst);
     if (home == k_no_home) return;  // not a request yet: prepare() sees the flag
     worker* w = pool_.sched().current();
-    if (w == nullptr || w->extra) {
-      if (auto* item = new (std::nothrow) cancel_item) {
-        retain_handle(op.h);
-        item->h = op.h;
-        item->op = &op;
-        item->kind_ = k_item_cancel;
-        pool_.sched().push_global(item);
-        return;
-      }
-      // Out of memory: submit from here after all (the request is being cancelled anyway).
-    }
-    submit_cancel(*rings_[home], op);
+    if ((w == nullptr || w->extra) && hand_over_cancel(op)) return;
+    // Out of memory for the hand-over: submit from here after all. A ring that takes nothing now gets
+    // the cancel again through a hand-over.
+    if (!submit_cancel(*rings_[home], op)) hand_over_cancel(op);
   }
 
   void worker_start(worker& w) override {
@@ -270,7 +263,18 @@ class uring_engine final : public engine {
     if (help(w)) return true;
     // Sleep until a completion is posted. Not io_uring_wait_cqe: it reads the CQ head without
     // synchronisation, and helpers advance it (under cq_mu) from other threads.
+    if (!rs->wake_armed.load(std::memory_order_relaxed)) {
+      small_lock lock(rs->sq_mu);
+      arm_wake(*rs);
+    }
     if (cq_pending(*rs) == 0) {
+      if (!rs->wake_armed.load(std::memory_order_relaxed)) {
+        // No wake-up read on the ring (the kernel took no request): look again in a millisecond.
+        struct pollfd p = {rs->ring.ring_fd, POLLIN, 0};
+        ::poll(&p, 1, 1);
+        return reap(w, *rs);
+      }
+      flush(*rs);
       int r = io_uring_enter(rs->ring.ring_fd, 0, 1, IORING_ENTER_GETEVENTS, nullptr);
       if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) return false;
     }
@@ -310,9 +314,14 @@ class uring_engine final : public engine {
       watchdog_until_.store(0, std::memory_order_release);
       return;
     }
-    struct __kernel_timespec ts = {0, 1'000'000};
+    static struct __kernel_timespec ts = {0, 1'000'000};
     small_lock lock(rs->sq_mu);
     struct io_uring_sqe* sqe = get_sqe(*rs);
+    if (sqe == nullptr) {
+      watchdog_until_.store(0, std::memory_order_release);  // the next one may try again
+      wake(idle);
+      return;
+    }
     io_uring_prep_timeout(sqe, &ts, 0, 0);
     io_uring_sqe_set_data64(sqe, k_tag_watchdog);
     io_uring_submit(&rs->ring);
@@ -360,13 +369,15 @@ class uring_engine final : public engine {
   }
 
  private:
+  /// A free SQE of rs (sq_mu held), submitting what is queued to make room; nullptr when the kernel
+  /// takes nothing after a few tries (then the caller fails or retries what it was about to queue).
   static struct io_uring_sqe* get_sqe(ring_state& rs) noexcept {
-    struct io_uring_sqe* sqe = io_uring_get_sqe(&rs.ring);
-    while (sqe == nullptr) {
-      io_uring_submit(&rs.ring);
-      sqe = io_uring_get_sqe(&rs.ring);
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      if (struct io_uring_sqe* sqe = io_uring_get_sqe(&rs.ring)) return sqe;
+      int r = io_uring_submit(&rs.ring);
+      if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) break;
     }
-    return sqe;
+    return io_uring_get_sqe(&rs.ring);
   }
 
   /// Completions waiting in rs's CQ. Unlike io_uring_cq_ready, both indexes are read atomically: other
@@ -398,9 +409,12 @@ class uring_engine final : public engine {
     return rs;
   }
 
-  /// Queues the read on the wake-up eventfd (sq_mu held); it completes at the next signal().
+  /// Queues the read on the wake-up eventfd (sq_mu held); it completes at the next signal(). When no
+  /// SQE can be had, wake_armed stays false and the owner sleeps in short steps until it is re-armed.
   static void arm_wake(ring_state& rs) noexcept {
     struct io_uring_sqe* sqe = get_sqe(rs);
+    rs.wake_armed.store(sqe != nullptr, std::memory_order_relaxed);
+    if (sqe == nullptr) return;
     io_uring_prep_read(sqe, rs.wake_fd, &rs.wake_value, sizeof rs.wake_value, 0);
     io_uring_sqe_set_data64(sqe, k_tag_wake);
   }
@@ -412,12 +426,28 @@ class uring_engine final : public engine {
     (void)r;  // EAGAIN: the counter is full, so a wake-up is pending anyway
   }
 
-  static void submit_cancel(ring_state& rs, op_record& op) noexcept {
+  /// Submits a cancel of op on rs; false when the ring takes no request now (the caller retries).
+  static bool submit_cancel(ring_state& rs, op_record& op) noexcept {
     small_lock lock(rs.sq_mu);
     struct io_uring_sqe* sqe = get_sqe(rs);
+    if (sqe == nullptr) return false;
     io_uring_prep_cancel64(sqe, reinterpret_cast<std::uintptr_t>(&op), 0);
     io_uring_sqe_set_data64(sqe, k_tag_cancel);
     io_uring_submit(&rs.ring);
+    return true;
+  }
+
+  /// Hands a cancel of op to a base worker (op's handle lock held): the caller may not submit on rings,
+  /// or the ring took no request. False when out of memory.
+  bool hand_over_cancel(op_record& op) noexcept {
+    auto* item = new (std::nothrow) cancel_item;
+    if (item == nullptr) return false;
+    retain_handle(op.h);
+    item->h = op.h;
+    item->op = &op;
+    item->kind_ = k_item_cancel;
+    pool_.sched().push_global(item);
+    return true;
   }
 
   /// A cancel handed over by a thread that may not submit: the operation is looked up again (it may
@@ -429,7 +459,11 @@ class uring_engine final : public engine {
       for (op_record* p = h.pending; p != nullptr; p = p->hnext) {
         if (p != item->op) continue;
         std::uint16_t home = p->home.load(std::memory_order_relaxed);
-        if (p->cancel_requested() && home != k_no_home) submit_cancel(*rings_[home], *p);
+        if (p->cancel_requested() && home != k_no_home && !submit_cancel(*rings_[home], *p)) {
+          // The ring takes no request now: try again after what is queued ahead of it.
+          pool_.sched().push_global(item);
+          return;
+        }
         break;
       }
     }
@@ -458,20 +492,25 @@ class uring_engine final : public engine {
       return;
     }
     op.home.store(static_cast<std::uint16_t>(w.index), std::memory_order_seq_cst);
-    bool queued = false;
+    bool queued = false, refused = false;
     {
       small_lock sl(rs.sq_mu);
       if ((op.flags.load(std::memory_order_seq_cst) & of_cancel) == 0) {
         struct io_uring_sqe* sqe = get_sqe(rs);
-        prep_sqe(sqe, h, op);
-        io_uring_sqe_set_data(sqe, &op);
-        kernel_handoff_release(&op);
-        rs.in_flight.fetch_add(1, std::memory_order_relaxed);
-        queued = true;
+        if (sqe == nullptr) {
+          refused = true;
+        } else {
+          prep_sqe(sqe, h, op);
+          io_uring_sqe_set_data(sqe, &op);
+          kernel_handoff_release(&op);
+          rs.in_flight.fetch_add(1, std::memory_order_relaxed);
+          queued = true;
+        }
       }
     }
     if (!queued) {
-      finish(op, ERROR_OPERATION_ABORTED);
+      // Cancelled before it became a request, or the kernel takes no request on this ring now.
+      finish(op, refused ? ERROR_NO_SYSTEM_RESOURCES : ERROR_OPERATION_ABORTED);
       make_due(w, op);
       return;
     }
@@ -519,10 +558,13 @@ class uring_engine final : public engine {
     if (tag < 4096) {
       if (tag == k_tag_watchdog) watchdog_until_.store(0, std::memory_order_release);
       if (tag == k_tag_timer) rs.timer_armed.store(false, std::memory_order_release);
-      if (tag == k_tag_wake && !pool_.sched().stopping()) {
-        // Whoever reaped it re-arms it (a base worker or the owner; both outlive the request).
-        small_lock lock(rs.sq_mu);
-        arm_wake(rs);
+      if (tag == k_tag_wake) {
+        rs.wake_armed.store(false, std::memory_order_relaxed);
+        if (!pool_.sched().stopping()) {
+          // Whoever reaped it re-arms it (any pool thread: none of them exits before the pool stops).
+          small_lock lock(rs.sq_mu);
+          arm_wake(rs);
+        }
       }
       return;
     }
@@ -621,9 +663,13 @@ class uring_engine final : public engine {
         static struct __kernel_timespec ts = {0, 1'000'000};
         small_lock lock(own->sq_mu);
         struct io_uring_sqe* sqe = get_sqe(*own);
-        io_uring_prep_timeout(sqe, &ts, 0, 0);
-        io_uring_sqe_set_data64(sqe, k_tag_timer);
-        io_uring_submit(&own->ring);
+        if (sqe == nullptr) {
+          own->timer_armed.store(false, std::memory_order_release);
+        } else {
+          io_uring_prep_timeout(sqe, &ts, 0, 0);
+          io_uring_sqe_set_data64(sqe, k_tag_timer);
+          io_uring_submit(&own->ring);
+        }
       }
     }
     return reaped;

@@ -439,50 +439,111 @@ TEST_CASE("race: a routine closes the handle while application threads keep star
 
 #ifndef _WIN32
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+namespace {
+// A signal handler that holds its thread for a few microseconds: a signal that interrupts a thread
+// between two instructions stretches the gap between them, as preemption on a loaded machine does.
+void slow_handler(int) {
+  timespec t0{}, t{};
+  ::clock_gettime(CLOCK_MONOTONIC, &t0);
+  do {
+    ::clock_gettime(CLOCK_MONOTONIC, &t);
+  } while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 20000);
+}
+}  // namespace
 
 TEST_CASE("race: a synchronous WriteFile racing CloseHandle never reaches the object that reuses the descriptor",
           "[race][close][posix]") {
   // A WriteFile without an OVERLAPPED on an associated handle is a plain blocking call. If CloseHandle closed
-  // the descriptor under it, an open() in between takes the same number and the write lands there.
+  // the descriptor under it, an open() in between takes the same number and the write lands there. A
+  // signal storm on the writing thread widens the gap between reading the descriptor and using it.
+  constexpr int k_pipes = 16;
   w3tp::thread_pool pool(test_options(2));
   const std::string path = temp_path("reuse");
-  long rounds_run = 0, misdirected = 0, writes = 0;
-  race::rounds budget(3000, 30000);
+  struct sigaction sa {
+  }, old_sa{};
+  sa.sa_handler = slow_handler;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  REQUIRE(::sigaction(SIGUSR1, &sa, &old_sa) == 0);
+
+  HANDLE wr[k_pipes] = {};
+  std::atomic<long> go{0};
+  std::atomic<bool> done{false}, quit{false};
+  std::atomic<long> writes{0};
+  std::thread writer([&] {
+    for (long seen = 0;;) {
+      race::spin_until([&] { return go.load() != seen || quit.load(); }, std::chrono::hours(1));
+      if (quit.load()) return;
+      seen = go.load();
+      // Round-robin over the write ends until every one of them is closed.
+      for (int live = k_pipes; live > 0;) {
+        live = 0;
+        for (HANDLE h : wr) {
+          DWORD n = 0;
+          if (WriteFile(h, "z", 1, &n, nullptr)) {
+            ++live;
+            writes.fetch_add(1);
+          }
+        }
+      }
+      done.store(true);
+    }
+  });
+  std::atomic<bool> storming{true};
+  const pthread_t target = writer.native_handle();
+  std::thread storm([&] {
+    while (storming.load()) {
+      ::pthread_kill(target, SIGUSR1);
+      std::this_thread::yield();
+    }
+  });
+
+  long rounds_run = 0, misdirected = 0;
+  race::rounds budget(300, 5000);
   std::mt19937 rng(5);
   while (budget.next()) {
-    HANDLE r, w;
-    REQUIRE(make_pipe(r, w));
-    REQUIRE(pool.associate(w, race::record) == S_OK);
-    std::atomic<bool> go{false};
-    std::thread writer([&] {
-      race::spin_until([&] { return go.load(); });
-      for (int i = 0; i < 2000; ++i) {
-        DWORD n = 0;
-        if (!WriteFile(w, "z", 1, &n, nullptr)) break;
-        ++writes;
-      }
-    });
-    go.store(true);
-    race::jitter(rng, 3000);
-    REQUIRE(CloseHandle(w));
-    // Take the lowest free descriptor number, which the close just freed.
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    REQUIRE(fd >= 0);
-    writer.join();
+    HANDLE rd[k_pipes];
+    for (int i = 0; i < k_pipes; ++i) {
+      REQUIRE(make_pipe(rd[i], wr[i]));
+      REQUIRE(pool.associate(wr[i], race::record) == S_OK);
+    }
+    int fds[k_pipes];
+    done.store(false);
+    go.fetch_add(1);
+    for (int i = 0; i < k_pipes; ++i) {
+      race::jitter(rng, 4000);
+      REQUIRE(CloseHandle(wr[i]));
+      // The lowest free descriptor number is the one that close just freed.
+      fds[i] = ::open(path.c_str(), O_WRONLY | O_CREAT | (i == 0 ? O_TRUNC : 0) | O_CLOEXEC, 0600);
+      REQUIRE(fds[i] >= 0);
+    }
+    REQUIRE(race::spin_until([&] { return done.load(); }));
     struct stat st {};
-    REQUIRE(::fstat(fd, &st) == 0);
+    REQUIRE(::fstat(fds[0], &st) == 0);
     if (st.st_size != 0) ++misdirected;
-    ::close(fd);
-    CloseHandle(r);
+    for (int i = 0; i < k_pipes; ++i) {
+      ::close(fds[i]);
+      CloseHandle(rd[i]);
+    }
     ++rounds_run;
   }
+  storming.store(false);
+  storm.join();
+  quit.store(true);
+  writer.join();
+  ::sigaction(SIGUSR1, &old_sa, nullptr);
   remove_file(path);
   pool.shutdown();
-  INFO(rounds_run << " rounds, " << writes << " synchronous writes");
+  INFO(rounds_run << " rounds, " << writes.load() << " synchronous writes");
   CHECK(misdirected == 0);
 }
+
 TEST_CASE("race: association racing I/O on the same handle from another thread", "[race][associate][posix]") {
   // Before the association the call is synchronous (no routine); after it, the routine runs once. Either
   // way the handle's state is read and written safely (ThreadSanitizer checks this one). POSIX only: on
