@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include "common/common.hpp"
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <mutex>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -24,9 +26,26 @@ std::string_view to_string(backend b) noexcept {
 IHttpServer& http_server(thread_pool& pool) { return pool.http_server(); }
 
 thread_pool& default_pool() {
-  // Started on first use; destroyed (and so shut down) with the other statics at exit.
-  static thread_pool pool;
-  return pool;
+  // Started on first use; shut down with the other statics at exit. In a child of fork() the parent's
+  // pool is stale (no threads serve it): the child gets a fresh one, and the stale one is left alone.
+  struct holder {
+    std::mutex mu;
+    std::atomic<thread_pool*> pool{nullptr};
+    ~holder() {
+      thread_pool* p = pool.load();
+      if (p != nullptr && !detail::stale_after_fork(*p)) delete p;
+    }
+  };
+  static holder h;
+  thread_pool* p = h.pool.load(std::memory_order_acquire);
+  if (p != nullptr && !detail::stale_after_fork(*p)) return *p;
+  std::lock_guard lock(h.mu);
+  p = h.pool.load(std::memory_order_acquire);
+  if (p == nullptr || detail::stale_after_fork(*p)) {
+    p = new thread_pool();
+    h.pool.store(p, std::memory_order_release);
+  }
+  return *p;
 }
 
 namespace detail {

@@ -70,4 +70,8 @@ void increment_thread_count(thread_pool& pool) noexcept;
 void handle_routine_exception(const pool_options& options, std::exception_ptr e) noexcept;
 void decrement_thread_count(thread_pool& pool) noexcept;
 
+/// True for a pool that a parent process made, seen in a child of fork() (POSIX; always false on
+/// Windows): it refuses every call, and default_pool() replaces it.
+bool stale_after_fork(thread_pool& pool) noexcept;
+
 }  // namespace w3tp::detail

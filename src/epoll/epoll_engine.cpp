@@ -249,8 +249,20 @@ class epoll_engine final : public engine {
   bool can_retire(worker&) noexcept override { return true; }
   bool has_requests(worker&) noexcept override { return false; }  // nothing waits on a thread here
 
-  void stop() noexcept override {
-    stopped_.store(true, std::memory_order_release);
+  // An epoll descriptor is readable while events wait in it: poll() looks without taking them.
+  bool completions_waiting() noexcept override {
+    struct pollfd p = {epfd_, POLLIN, 0};
+    return ::poll(&p, 1, 0) > 0;
+  }
+
+  // The descriptors stay open until the engine is destroyed (with the pool's last reference): a thread
+  // whose call raced shutdown may still write a wake-up after its operation ran.
+  void stop() noexcept override { stopped_.store(true, std::memory_order_release); }
+
+  // Closing the child's copy of the epoll descriptor leaves the parent's instance and its registrations
+  // as they are (they belong to the open files, which the parent still holds).
+  void forget_in_child() noexcept override {
+    stopped_.store(true, std::memory_order_relaxed);
     close_all();
   }
 

@@ -415,6 +415,7 @@ void pool_impl::shutdown() {
 // Implemented here for every platform's http_server_impl.
 void increment_thread_count(thread_pool& pool) noexcept { pool.impl().add_thread(); }
 void decrement_thread_count(thread_pool& pool) noexcept { pool.impl().remove_thread(); }
+bool stale_after_fork(thread_pool&) noexcept { return false; }  // Windows has no fork()
 
 }  // namespace w3tp::detail
 

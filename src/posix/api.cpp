@@ -153,6 +153,9 @@ BOOL start_io(op_code code, HANDLE hFile, char* buf, DWORD len, LPDWORD transfer
   if (!h.has(code == op_code::read ? hf_read : hf_write)) return fail(ERROR_ACCESS_DENIED);
   if (buf == nullptr && len != 0) return fail(ERROR_NOACCESS);
   pool_impl* pool = h.pool.load(std::memory_order_acquire);
+  // Associated with a pool of the parent process (a child of fork()): nothing serves it here, and its
+  // lock may be held by a thread that does not exist in this process.
+  if (pool != nullptr && pool->stale()) return fail(ERROR_INVALID_STATE);
   if (ov == nullptr || pool == nullptr) {
     // Pin the descriptor: CloseHandle on another thread closes an associated stream's descriptor early,
     // and a number closed under this call could belong to another object by the time it is used.
@@ -209,7 +212,7 @@ BOOL start_io(op_code code, HANDLE hFile, char* buf, DWORD len, LPDWORD transfer
 template <class Match>
 unsigned cancel_matching(handle_slot& h, Match&& match) noexcept {
   pool_impl* pool = h.pool.load(std::memory_order_acquire);
-  if (pool == nullptr) return 0;
+  if (pool == nullptr || pool->stale()) return 0;  // a parent's pool in a child of fork(): nothing of ours
   unsigned found = 0;
   small_lock lock(h.lock);
   for (op_record* op = h.pending; op != nullptr;) {
@@ -351,7 +354,13 @@ W3TP_API BOOL WINAPI CloseHandle(HANDLE hObject) {
     release_handle(s);
     return fail(ERROR_INVALID_HANDLE);
   }
-  if (pool_impl* pool = s->pool.load(std::memory_order_acquire); pool != nullptr) {
+  if (pool_impl* pool = s->pool.load(std::memory_order_acquire); pool != nullptr && pool->stale()) {
+    // A child of fork() closes its copy of the descriptor; the parent's operations (copied into this
+    // process's memory, never to complete here) keep the slot, which is never reused.
+    int fd = s->fd;
+    s->fd = -1;
+    if (fd >= 0) ::close(fd);
+  } else if (pool != nullptr) {
     small_lock lock(s->lock);
     for (op_record* op = s->pending; op != nullptr;) {
       op_record* next = op->hnext;
@@ -395,6 +404,9 @@ W3TP_API BOOL WINAPI GetOverlappedResult(HANDLE hFile, LPOVERLAPPED lpOverlapped
   ULONG_PTR s = status.load(std::memory_order_acquire);
   if (s == STATUS_PENDING) {
     if (!bWait) return fail(ERROR_IO_INCOMPLETE);
+    // An operation of the parent process, seen in a child of fork(): it never completes here.
+    if (pool_impl* pool = ref->pool.load(std::memory_order_acquire); pool != nullptr && pool->stale())
+      return fail(ERROR_INVALID_STATE);
     overlapped_waiters.fetch_add(1, std::memory_order_seq_cst);
     while ((s = status.load(std::memory_order_seq_cst)) == STATUS_PENDING) status.wait(STATUS_PENDING);
     overlapped_waiters.fetch_sub(1, std::memory_order_relaxed);

@@ -218,8 +218,9 @@ struct worker {
 
   scheduler* sched = nullptr;
   unsigned index = 0;
-  bool extra = false;   // added by IncrementThreadCount
-  bool parked = false;  // retired, waiting to be reused (scheduler::threads_mu_)
+  bool extra = false;  // added by IncrementThreadCount or for starvation
+  // Retired, waiting to be reused (written under scheduler::threads_mu_, read by the gate without it).
+  std::atomic<bool> parked{false};
   std::atomic<bool> in_routine{false};
   std::atomic<bool> idle{false};
   std::atomic<bool> exited{false};
@@ -274,8 +275,16 @@ class engine {
   /// Whether worker w has requests whose completions only reach the pool through w (its own ring):
   /// before w runs a routine that may block, an idle thread is then asked to watch (arm_watchdog).
   virtual bool has_requests(worker& w) noexcept = 0;
+  /// Whether completions have arrived (or requests wait to be submitted) that no pool thread has taken
+  /// yet; called by the scheduler's gate thread, which is no pool thread, to tell a starved pool from
+  /// one whose routines merely run long.
+  virtual bool completions_waiting() noexcept = 0;
   /// Releases the engine's resources after every worker has exited.
   virtual void stop() noexcept = 0;
+  /// In a child of fork(): closes the child's copies of the engine's descriptors and mappings without
+  /// touching the kernel objects they share with the parent (no epoll_ctl, no submission). Nothing
+  /// else of the engine is called afterwards.
+  virtual void forget_in_child() noexcept = 0;
 };
 
 template <class E>
@@ -308,9 +317,26 @@ concept backend_engine = std::derived_from<E, engine> && std::is_final_v<E> &&
   noexcept->std::same_as<bool>;
   { e.has_requests(w) }
   noexcept->std::same_as<bool>;
+  { e.completions_waiting() }
+  noexcept->std::same_as<bool>;
   { e.stop() }
   noexcept;
+  { e.forget_in_child() }
+  noexcept;
 };
+
+// ---------------------------------------------------------------------------------------------
+// fork (src/posix/fork.cpp)
+
+/// How many fork()s this process is from the first process (0 in the original): a pool made in another
+/// generation is stale here (it belongs to an ancestor).
+unsigned fork_generation() noexcept;
+/// Adds a pool to / removes it from the list that a child's fork handler makes stale.
+void register_pool(pool_impl* pool);
+void unregister_pool(pool_impl* pool) noexcept;
+/// The handle table's and the record depot's locks, held across fork() (handles.cpp).
+void lock_tables_for_fork() noexcept;
+void unlock_tables_after_fork() noexcept;
 
 /// True on any w3tp pool thread (they keep SIGPIPE and SIGXFSZ blocked).
 bool on_any_pool_thread() noexcept;
@@ -349,7 +375,7 @@ class scheduler {
   /// An idle worker, or nullptr.
   worker* idle_worker() noexcept;
   /// One more / one fewer thread (IIS's IncrementThreadCount / DecrementThreadCount).
-  void add_thread() noexcept;
+  void add_thread() noexcept { grow(false); }
   void remove_thread() noexcept;
   unsigned thread_count() const noexcept { return active_.load(std::memory_order_relaxed); }
   /// Stops and joins every worker (the calling one, if it is a worker, is detached instead).
@@ -363,6 +389,18 @@ class scheduler {
   void spawn(unsigned slot, bool extra);
   /// Parks a thread that left the pool until add_thread reuses it (true) or the pool stops (false).
   bool park(worker& w);
+  /// Adds a thread (a parked one if there is one): for IncrementThreadCount, or for starvation.
+  bool grow(bool starvation) noexcept;
+  /// Threads the pool should have now: the base, IncrementThreadCount's, and the gate's.
+  unsigned wanted() const noexcept {
+    return target_.load(std::memory_order_seq_cst) + starved_.load(std::memory_order_seq_cst);
+  }
+  /// Wakes idle extra threads so that those beyond wanted() retire.
+  void wake_extras() noexcept;
+  /// The gate thread: adds a thread when every thread has been in one routine for a tick while work
+  /// waits (API.md addition 12), retires such threads when the pool idles again.
+  void gate() noexcept;
+  void wake_gate() noexcept;
   void run(worker& w);
   void run_item(worker& w, queue_node* n) noexcept;
   queue_node* pop_local(worker& w) noexcept;
@@ -383,6 +421,11 @@ class scheduler {
   std::atomic<bool> stop_{false};
   std::mutex threads_mu_;  // spawning, parking and joining
   std::condition_variable park_cv_;
+  std::atomic<unsigned> starved_{0};  // threads the gate added, not retired yet
+  std::thread gate_;
+  std::mutex gate_mu_;
+  std::condition_variable gate_cv_;
+  std::atomic<bool> gate_asleep_{false};
   alignas(64) small_mutex global_mu_;
   node_fifo global_;
   std::atomic<unsigned> global_size_{0};
@@ -416,7 +459,9 @@ class pool_impl {
   bool enter() noexcept;
   /// One owed routine has run (or an owed item was dropped).
   void leave() noexcept;
-  bool accepting() const noexcept { return state_.load(std::memory_order_seq_cst) == k_running; }
+  bool accepting() const noexcept { return state_.load(std::memory_order_seq_cst) == k_running && !stale(); }
+  /// True in a child of fork() for a pool that the parent made (src/posix/fork.cpp): it refuses all.
+  bool stale() const noexcept { return fork_generation_ != posix::fork_generation(); }
 
   HRESULT associate(HANDLE h, LPOVERLAPPED_COMPLETION_ROUTINE fn, routine_base* callable) noexcept;
   HRESULT post(LPOVERLAPPED_COMPLETION_ROUTINE fn, DWORD error, DWORD bytes, OVERLAPPED* ov) noexcept;
@@ -439,6 +484,7 @@ class pool_impl {
   enum : int { k_running = 0, k_stopping = 1, k_stopped = 2 };
 
   std::atomic<long> refs_{1};
+  const unsigned fork_generation_ = posix::fork_generation();
   pool_options options_;
   std::string fallback_reason_;
   std::unique_ptr<posix::engine> engine_;

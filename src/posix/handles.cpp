@@ -226,6 +226,16 @@ thread_local op_cache t_ops;
 
 }  // namespace
 
+void lock_tables_for_fork() noexcept {
+  the_table().free_mu.lock();
+  depot().mu.lock();
+}
+
+void unlock_tables_after_fork() noexcept {
+  depot().mu.unlock();
+  the_table().free_mu.unlock();
+}
+
 op_record* alloc_op() noexcept {
   op_list& items = t_ops.items;
   if (items.head == nullptr) {

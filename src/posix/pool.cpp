@@ -83,6 +83,7 @@ void scheduler::start(engine& e) {
   std::lock_guard lock(threads_mu_);
   target_.store(base_, std::memory_order_relaxed);
   for (unsigned i = 0; i < base_; ++i) spawn(i, false);
+  if (max_ > base_) gate_ = std::thread([this] { gate(); });
 }
 
 void scheduler::spawn(unsigned slot, bool extra) {
@@ -290,6 +291,8 @@ void scheduler::run(worker& w) {
           wake_idle();
         else if (engine_->has_requests(w))
           engine_->arm_watchdog();
+      } else if (gate_asleep_.load(std::memory_order_seq_cst)) {
+        wake_gate();  // no thread is idle any more: the gate watches for starvation
       }
       run_item(w, n);
       // Under a steady stream of local work, still reap I/O now and then.
@@ -300,8 +303,7 @@ void scheduler::run(worker& w) {
     if (w.extra && engine_->can_retire(w)) {
       // DecrementThreadCount: an extra thread leaves the pool once it is idle.
       unsigned a = active_.load(std::memory_order_relaxed);
-      if (a > target_.load(std::memory_order_relaxed) &&
-          active_.compare_exchange_strong(a, a - 1, std::memory_order_acq_rel)) {
+      if (a > wanted() && active_.compare_exchange_strong(a, a - 1, std::memory_order_acq_rel)) {
         if (!park(w)) break;
         continue;
       }
@@ -310,8 +312,7 @@ void scheduler::run(worker& w) {
     idle_.fetch_add(1, std::memory_order_seq_cst);
     // DecrementThreadCount may have lowered the target after this extra thread's check above and before
     // its idle flag was visible to that call's wake-ups: look again now that it is (both sides seq_cst).
-    const bool retire_due =
-        w.extra && active_.load(std::memory_order_seq_cst) > target_.load(std::memory_order_seq_cst);
+    const bool retire_due = w.extra && active_.load(std::memory_order_seq_cst) > wanted();
     if (!retire_due && !work_visible(w) && !stop_.load(std::memory_order_seq_cst)) engine_->poll(w, true);
     idle_.fetch_sub(1, std::memory_order_seq_cst);
     w.idle.store(false, std::memory_order_relaxed);
@@ -326,44 +327,61 @@ bool scheduler::park(worker& w) {
   // submission sends every request queued in that ring). Parked, it costs a stack and no CPU, and the
   // next IncrementThreadCount (or starvation) reuses it before it spawns a thread.
   std::unique_lock lock(threads_mu_);
-  w.parked = true;
-  park_cv_.wait(lock, [&] { return !w.parked || stop_.load(std::memory_order_acquire); });
-  if (w.parked) {
-    w.parked = false;
+  w.parked.store(true, std::memory_order_relaxed);
+  park_cv_.wait(lock,
+                [&] { return !w.parked.load(std::memory_order_relaxed) || stop_.load(std::memory_order_acquire); });
+  if (w.parked.load(std::memory_order_relaxed)) {
+    w.parked.store(false, std::memory_order_relaxed);
     return false;  // the pool stops
   }
   return true;
 }
 
-void scheduler::add_thread() noexcept {
+bool scheduler::grow(bool starvation) noexcept {
   std::lock_guard lock(threads_mu_);
-  if (stop_.load(std::memory_order_acquire)) return;
-  unsigned t = target_.load(std::memory_order_relaxed);
-  if (t >= max_) return;
+  if (stop_.load(std::memory_order_acquire)) return false;
+  const unsigned t = target_.load(std::memory_order_relaxed);
+  const unsigned st = starved_.load(std::memory_order_relaxed);
+  if (starvation ? t + st >= max_ : t >= max_) return false;
+  if (!starvation && t + st >= max_) {
+    // Every slot is taken: IncrementThreadCount keeps one of the gate's threads instead.
+    starved_.store(st - 1, std::memory_order_relaxed);
+    target_.store(t + 1, std::memory_order_relaxed);
+    return true;
+  }
+  // Counted before the thread starts, so that it does not see itself as one too many and retire.
+  auto count = [&](unsigned by) {
+    if (starvation)
+      starved_.store(st + by, std::memory_order_seq_cst);
+    else
+      target_.store(t + by, std::memory_order_seq_cst);
+  };
   // A parked thread first (see park()).
   for (unsigned i = 0, used = slots_used_.load(std::memory_order_relaxed); i < used; ++i) {
     worker& w = workers_[i];
-    if (!w.parked) continue;
-    target_.store(t + 1, std::memory_order_relaxed);
+    if (!w.parked.load(std::memory_order_relaxed)) continue;
+    count(1);
     active_.fetch_add(1, std::memory_order_relaxed);
-    w.parked = false;
+    w.parked.store(false, std::memory_order_relaxed);
     park_cv_.notify_all();
-    return;
+    return true;
   }
-  // A free slot: never used, or left by a thread that retired.
+  // A slot never used (or one whose thread could not be started).
   for (unsigned i = 0; i < max_; ++i) {
     worker& w = workers_[i];
     bool free_slot = (i >= slots_used_.load(std::memory_order_relaxed)) ||
                      (w.exited.load(std::memory_order_acquire) && w.sched != nullptr);
     if (!free_slot) continue;
-    target_.store(t + 1, std::memory_order_relaxed);
+    count(1);
     try {
       spawn(i, true);
     } catch (...) {
-      target_.store(t, std::memory_order_relaxed);
+      count(0);
+      return false;
     }
-    return;
+    return true;
   }
+  return false;
 }
 
 void scheduler::remove_thread() noexcept {
@@ -371,20 +389,104 @@ void scheduler::remove_thread() noexcept {
   unsigned t = target_.load(std::memory_order_relaxed);
   if (t <= base_) return;
   target_.store(t - 1, std::memory_order_seq_cst);
+  wake_extras();
+}
+
+void scheduler::wake_extras() noexcept {
   unsigned used = slots_used_.load(std::memory_order_acquire);
   for (unsigned i = 0; i < used; ++i)
     if (workers_[i].extra && workers_[i].idle.load(std::memory_order_seq_cst)) engine_->wake(&workers_[i]);
+}
+
+namespace {
+// The gate's clock (API.md addition 12, README "Starvation"): a pool whose every thread has been inside
+// one and the same routine for a whole tick while completions wait gets one more thread, so a due
+// completion waits 50-100 ms at most; one thread per tick, never past max_threads. A thread added so
+// retires after the pool has had an idle thread for k_retire_ticks; the gate sleeps after k_sleep_ticks
+// of calm and wakes when a thread finds no other thread idle.
+constexpr auto k_gate_tick = std::chrono::milliseconds(50);
+constexpr unsigned k_retire_ticks = 10;
+constexpr unsigned k_sleep_ticks = 20;
+}  // namespace
+
+void scheduler::wake_gate() noexcept {
+  if (!gate_asleep_.exchange(false, std::memory_order_seq_cst)) return;
+  std::lock_guard lock(gate_mu_);
+  gate_cv_.notify_one();
+}
+
+void scheduler::gate() noexcept {
+  pthread_setname_np(pthread_self(), "w3tp-gate");
+  std::vector<std::uint32_t> seen(max_, 0);
+  std::vector<char> was_busy(max_, 0);
+  unsigned calm = 0;
+  std::unique_lock lock(gate_mu_);
+  while (!stop_.load(std::memory_order_acquire)) {
+    gate_cv_.wait_for(lock, k_gate_tick, [&] { return stop_.load(std::memory_order_acquire); });
+    if (stop_.load(std::memory_order_acquire)) break;
+    // Starved: every live thread is in the routine it was in at the last tick.
+    bool stuck = true;
+    unsigned live = 0;
+    for (unsigned i = 0, used = slots_used_.load(std::memory_order_acquire); i < used; ++i) {
+      worker& w = workers_[i];
+      if (w.parked.load(std::memory_order_relaxed) || w.exited.load(std::memory_order_acquire)) continue;
+      ++live;
+      const bool busy = w.in_routine.load(std::memory_order_acquire);
+      const std::uint32_t r = w.routines.load(std::memory_order_relaxed);
+      if (!busy || was_busy[i] == 0 || r != seen[i]) stuck = false;
+      was_busy[i] = busy ? 1 : 0;
+      seen[i] = r;
+    }
+    if (stuck && live > 0 && (work_visible(workers_[0]) || engine_->completions_waiting())) {
+      calm = 0;
+      grow(true);
+      continue;
+    }
+    calm = idle_.load(std::memory_order_seq_cst) != 0 ? calm + 1 : 0;
+    if (calm >= k_retire_ticks && starved_.load(std::memory_order_relaxed) != 0) {
+      {
+        std::lock_guard tl(threads_mu_);
+        starved_.fetch_sub(1, std::memory_order_seq_cst);
+        wake_extras();
+      }
+      calm = 0;
+    }
+    if (calm >= k_sleep_ticks && starved_.load(std::memory_order_relaxed) == 0) {
+      // Sleep until a thread finds no other idle (see run()); look again after announcing it, so that
+      // a thread that checked just before does not leave the gate asleep on a busy pool.
+      gate_asleep_.store(true, std::memory_order_seq_cst);
+      if (idle_.load(std::memory_order_seq_cst) == 0) {
+        gate_asleep_.store(false, std::memory_order_seq_cst);
+      } else {
+        gate_cv_.wait(lock, [&] {
+          return stop_.load(std::memory_order_acquire) || !gate_asleep_.load(std::memory_order_seq_cst);
+        });
+      }
+      calm = 0;
+      std::fill(was_busy.begin(), was_busy.end(), 0);
+    }
+  }
 }
 
 void scheduler::stop() noexcept {
   stop_.store(true, std::memory_order_seq_cst);
   unsigned used;
   {
-    // After this, add_thread sees stop_ and spawns nothing: the joins below need no lock (and must not
+    // After this, grow() sees stop_ and spawns nothing: the joins below need no lock (and must not
     // hold it: parked threads take it to leave park()).
     std::lock_guard lock(threads_mu_);
     park_cv_.notify_all();
     used = slots_used_.load(std::memory_order_acquire);
+  }
+  {
+    std::lock_guard lock(gate_mu_);
+    gate_cv_.notify_all();
+  }
+  if (gate_.joinable()) {
+    if (gate_.get_id() == std::this_thread::get_id())
+      gate_.detach();
+    else
+      gate_.join();
   }
   for (unsigned i = 0; i < used; ++i) engine_->wake(&workers_[i]);
   for (unsigned i = 0; i < used; ++i) {
@@ -454,6 +556,7 @@ pool_impl::pool_impl(thread_pool& owner, pool_options options) : options_(std::m
   sched_ = std::make_unique<scheduler>(*this, threads, max_threads);
   try {
     sched_->start(*engine_);
+    register_pool(this);
   } catch (...) {
     sched_->stop();
     engine_->stop();
@@ -461,11 +564,11 @@ pool_impl::pool_impl(thread_pool& owner, pool_options options) : options_(std::m
   }
 }
 
-pool_impl::~pool_impl() = default;
+pool_impl::~pool_impl() { unregister_pool(this); }
 
 bool pool_impl::enter() noexcept {
   owed_shard().fetch_add(1, std::memory_order_seq_cst);
-  if (state_.load(std::memory_order_seq_cst) == k_running) return true;
+  if (state_.load(std::memory_order_seq_cst) == k_running && !stale()) return true;
   leave();
   return false;
 }
@@ -500,6 +603,9 @@ HRESULT pool_impl::associate(HANDLE h, LPOVERLAPPED_COMPLETION_ROUTINE fn, routi
   if (!ref->has(hf_overlapped)) return HRESULT_FROM_WIN32(ERROR_INVALID_PARAMETER);
   if (!accepting()) return HRESULT_FROM_WIN32(ERROR_INVALID_STATE);
   handle_slot& s = *ref.get();
+  // Already associated (looked at before the lock too: in a child of fork() the lock of a parent's
+  // handle may be held by a thread that does not exist there).
+  if (s.pool.load(std::memory_order_acquire) != nullptr) return HRESULT_FROM_WIN32(ERROR_INVALID_PARAMETER);
   small_lock lock(s.lock);
   if (s.pool.load(std::memory_order_relaxed) != nullptr) return HRESULT_FROM_WIN32(ERROR_INVALID_PARAMETER);
   if (DWORD err = engine_->attach(s); err != ERROR_SUCCESS) return HRESULT_FROM_WIN32(err);
@@ -542,6 +648,9 @@ void pool_impl::submit_task(task_base* t) noexcept {
 }
 
 void pool_impl::shutdown() {
+  // A parent's pool in a child of fork(): no threads to stop, and its locks may be held by threads that
+  // do not exist here (src/posix/fork.cpp).
+  if (stale()) return;
   worker* self = sched_->current();
   {
     std::unique_lock lock(shutdown_mu_);
@@ -596,8 +705,13 @@ void pool_impl::shutdown() {
 }
 
 // Implemented here for every platform's http_server_impl.
-void increment_thread_count(thread_pool& pool) noexcept { pool.impl().sched().add_thread(); }
-void decrement_thread_count(thread_pool& pool) noexcept { pool.impl().sched().remove_thread(); }
+void increment_thread_count(thread_pool& pool) noexcept {
+  if (!pool.impl().stale()) pool.impl().sched().add_thread();
+}
+void decrement_thread_count(thread_pool& pool) noexcept {
+  if (!pool.impl().stale()) pool.impl().sched().remove_thread();
+}
+bool stale_after_fork(thread_pool& pool) noexcept { return pool.impl().stale(); }
 
 }  // namespace w3tp::detail
 
@@ -607,13 +721,14 @@ namespace w3tp {
 thread_pool::thread_pool(pool_options options) : impl_(new detail::pool_impl(*this, std::move(options))) {}
 
 thread_pool::~thread_pool() {
+  if (impl_->stale()) return;  // a parent's pool in a child of fork(): left as it is (src/posix/fork.cpp)
   impl_->shutdown();
   impl_->release();
 }
 
 backend thread_pool::active_backend() const noexcept { return impl_->kind(); }
 std::string_view thread_pool::fallback_reason() const noexcept { return impl_->fallback_reason(); }
-unsigned thread_pool::thread_count() const noexcept { return impl_->sched().thread_count(); }
+unsigned thread_pool::thread_count() const noexcept { return impl_->stale() ? 0 : impl_->sched().thread_count(); }
 
 HRESULT thread_pool::associate(HANDLE handle, LPOVERLAPPED_COMPLETION_ROUTINE routine) noexcept {
   return impl_->associate(handle, routine, nullptr);

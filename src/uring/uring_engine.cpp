@@ -5,17 +5,16 @@
 // routines; I/O started by a routine goes into the same ring and is submitted once per loop.
 //
 // Who may submit on a ring: io_uring cancels a thread's requests when that thread exits, and a
-// submission sends every request queued in the ring's SQ, whoever prepared it. So only threads that
-// live as long as the pool -- its base workers -- ever call io_uring_submit on a ring (and an extra
-// thread on its own ring, which it does not leave with requests in flight). Everyone else talks to
-// a ring without touching it: an operation started outside the pool becomes an item on the pool's
-// global queue that a pool thread turns into a request; a wake-up is a write to the ring's eventfd,
-// on which the ring's owner keeps a read pending; a cancel from outside becomes an item that a base
-// worker submits on the operation's home ring (a cancel is only found on the ring that has the
-// request).
+// submission sends every request queued in the ring's SQ, whoever prepared it. So only pool threads
+// ever call io_uring_submit, and no pool thread exits before the pool stops (one that leaves the pool
+// parks, see scheduler::park). Application threads talk to a ring without touching it: an operation
+// started outside the pool becomes an item on the pool's global queue that a pool thread turns into a
+// request; a wake-up is a write to the ring's eventfd, on which the ring's owner keeps a read pending;
+// a cancel from outside becomes an item that a pool thread submits on the operation's home ring (a
+// cancel is only found on the ring that has the request).
 //
 // Rule 9 of API.md: when a pool thread is busy in a routine while its ring holds completions that are
-// due (or requests it prepared but has not submitted), an idle base worker is woken by a 1 ms watchdog
+// due (or requests it prepared but has not submitted), an idle worker is woken by a 1 ms watchdog
 // (an IORING_OP_TIMEOUT on its own ring) and submits or reaps on the busy thread's behalf. Rings are
 // created without COOP_TASKRUN or DEFER_TASKRUN so that a busy thread's task_work still runs (and
 // posts its completions) without that thread's help.
@@ -94,7 +93,7 @@ struct ring_state {
   std::atomic<std::uint32_t> help_seen{0};
 };
 
-/// A cancel asked for by a thread that must not submit on rings: a base worker submits it.
+/// A cancel asked for by a thread that must not submit on rings (not a pool thread): a pool thread submits it.
 struct cancel_item : queue_node {
   handle_slot* h = nullptr;  // holds a reference
   op_record* op = nullptr;   // looked up again in h's pending list before use
@@ -191,12 +190,19 @@ class uring_engine final : public engine {
       if (!slot) {
         stop();
         throw std::system_error(err, std::generic_category(),
-                                err == EMFILE || err == ENFILE ? fmt::format("eventfd: {}", std::strerror(err))
-                                                               : describe_setup_error(err));
+                                err == EMFILE || err == ENFILE
+                                    ? std::string("io_uring backend: no descriptor for a ring")
+                                    : describe_setup_error(err));
       }
     }
   }
-  ~uring_engine() override { stop(); }
+  ~uring_engine() override {
+    stop();
+    for (auto& rs : rings_) {
+      if (rs && rs->wake_fd >= 0) ::close(rs->wake_fd);
+      if (rs) rs->wake_fd = -1;
+    }
+  }
 
   backend kind() const noexcept override { return backend::io_uring; }
 
@@ -226,7 +232,7 @@ class uring_engine final : public engine {
     std::uint16_t home = op.home.load(std::memory_order_seq_cst);
     if (home == k_no_home) return;  // not a request yet: prepare() sees the flag
     worker* w = pool_.sched().current();
-    if ((w == nullptr || w->extra) && hand_over_cancel(op)) return;
+    if (w == nullptr && hand_over_cancel(op)) return;
     // Out of memory for the hand-over: submit from here after all. A ring that takes nothing now gets
     // the cancel again through a hand-over.
     if (!submit_cancel(*rings_[home], op)) hand_over_cancel(op);
@@ -294,8 +300,8 @@ class uring_engine final : public engine {
 
   void arm_watchdog() noexcept override {
     worker* self = pool_.sched().current();
-    if (self == nullptr || self->extra) {
-      // A thread that may exit does not submit on another's ring: it wakes an idle worker at once.
+    if (self == nullptr) {
+      // An application thread does not submit on a ring: it wakes an idle worker at once.
       wake(pool_.sched().idle_worker());
       return;
     }
@@ -354,16 +360,50 @@ class uring_engine final : public engine {
     return rs->in_flight.load(std::memory_order_acquire) == 0;
   }
 
+  // Only operations count: a ring's own requests (wake-up reads, timers) are no work for a thread.
+  bool completions_waiting() noexcept override {
+    std::lock_guard lock(rings_mu_);
+    for (auto& rs : rings_) {
+      if (!rs || !rs->ok) continue;
+      bool found = false;
+      if (cq_pending(*rs) != 0 && rs->cq_mu.try_lock()) {
+        const unsigned mask = rs->ring.cq.ring_mask;
+        const unsigned tail = __atomic_load_n(rs->ring.cq.ktail, __ATOMIC_ACQUIRE);
+        for (unsigned i = *rs->ring.cq.khead; i != tail && !found; ++i)
+          found = rs->ring.cq.cqes[i & mask].user_data >= 4096;
+        rs->cq_mu.unlock();
+      }
+      if (!found && rs->sq_mu.try_lock()) {
+        const unsigned mask = rs->ring.sq.ring_mask;
+        for (unsigned i = rs->ring.sq.sqe_head; i != rs->ring.sq.sqe_tail && !found; ++i)
+          found = rs->ring.sq.sqes[i & mask].user_data >= 4096;
+        rs->sq_mu.unlock();
+      }
+      if (found) return true;
+    }
+    return false;
+  }
+
+  // Unmapping the child's copy of a ring and closing its descriptor leaves the parent's ring as it is.
+  // No lock: rings_mu_ may be held by a parent thread that does not exist in the child.
+  void forget_in_child() noexcept override {
+    for (auto& rs : rings_) {
+      if (!rs) continue;
+      if (rs->ok) io_uring_queue_exit(&rs->ring);
+      rs->ok = false;
+      if (rs->wake_fd >= 0) ::close(rs->wake_fd);
+      rs->wake_fd = -1;
+    }
+  }
+
+  // The rings go now; the wake-up eventfds stay open until the engine is destroyed (with the pool's
+  // last reference): a thread whose call raced shutdown may still signal one after its operation ran.
   void stop() noexcept override {
     std::lock_guard lock(rings_mu_);
     for (auto& rs : rings_) {
       if (rs && rs->ok) {
         io_uring_queue_exit(&rs->ring);
         rs->ok = false;
-      }
-      if (rs && rs->wake_fd >= 0) {
-        ::close(rs->wake_fd);
-        rs->wake_fd = -1;
       }
     }
   }
@@ -437,7 +477,7 @@ class uring_engine final : public engine {
     return true;
   }
 
-  /// Hands a cancel of op to a base worker (op's handle lock held): the caller may not submit on rings,
+  /// Hands a cancel of op to a pool thread (op's handle lock held): the caller may not submit on rings,
   /// or the ring took no request. False when out of memory.
   bool hand_over_cancel(op_record& op) noexcept {
     auto* item = new (std::nothrow) cancel_item;
@@ -643,8 +683,8 @@ class uring_engine final : public engine {
       if (rs->help_seen.load(std::memory_order_relaxed) != seq) {
         rs->help_seen.store(seq, std::memory_order_relaxed);
       } else {
-        // Only threads that never exit submit on another's behalf (a request dies with its submitter).
-        if (!self.extra && rs->sq_mu.try_lock()) {
+        // Pool threads never exit before the pool stops, so one may submit on another's behalf.
+        if (rs->sq_mu.try_lock()) {
           if (io_uring_sq_ready(&rs->ring) != 0) io_uring_submit(&rs->ring);
           rs->sq_mu.unlock();
         }

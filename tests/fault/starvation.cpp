@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: MIT
+// Starvation (API.md addition 12): when every pool thread is blocked inside a routine while completions
+// are due, the pool adds a thread by itself after a short delay, never past max_threads, and retires it
+// when the pool is idle again.
+#include "backend/common.hpp"
+
+using namespace w3tp_test;
+
+namespace {
+
+struct blockers {
+  std::mutex mu;
+  std::condition_variable cv;
+  int blocked = 0;
+  bool release = false;
+  // A read that the first blocker starts from inside its routine before it blocks (on io_uring it sits
+  // in that thread's ring, prepared but not submitted).
+  fixture* f = nullptr;
+  HANDLE h = nullptr;
+  op* inner = nullptr;
+};
+blockers* g_blockers = nullptr;
+
+VOID WINAPI block_for_3s(DWORD, DWORD, LPOVERLAPPED ov) {
+  blockers& b = *g_blockers;
+  if (ov != nullptr && b.inner != nullptr) start_read(b.f->t, b.h, *b.inner);
+  std::unique_lock lock(b.mu);
+  ++b.blocked;
+  b.cv.notify_all();
+  b.cv.wait_for(lock, 3s, [&] { return b.release; });
+  --b.blocked;
+  b.cv.notify_all();
+}
+
+}  // namespace
+
+TEST_CASE("starvation: every thread blocked in a routine for 3 s; a read that becomes due completes within 1 s",
+          "[fault][starvation]") {
+  fixture f(test_options(2, 8));
+  HANDLE r, w, r2, w2;
+  f.pipe(r, w);
+  f.pipe(r2, w2);
+  op outer(8), inner(8);
+  REQUIRE(start_read(f.t, r, outer));  // started by this thread: a request in flight
+  blockers b;
+  b.f = &f;
+  b.h = r2;
+  b.inner = &inner;
+  g_blockers = &b;
+  OVERLAPPED marker{};
+  REQUIRE(f.p().post(block_for_3s, 0, 0, &marker) == S_OK);  // starts `inner`, then blocks
+  REQUIRE(f.p().post(block_for_3s, 0, 0, nullptr) == S_OK);
+  {
+    std::unique_lock lock(b.mu);
+    REQUIRE(b.cv.wait_for(lock, k_wait, [&] { return b.blocked == 2; }));
+  }
+  CHECK(f.p().thread_count() == 2u);
+  const auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(plain_write(w, "due"));
+  REQUIRE(plain_write(w2, "due too"));
+  const bool both = f.t.wait([&] { return outer.calls.load() == 1 && inner.calls.load() == 1; }, 1000ms);
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  INFO("the due reads waited " << waited.count() << " ms; threads now " << f.p().thread_count());
+  CHECK(both);
+  CHECK(outer.text() == "due");
+  CHECK(inner.text() == "due too");
+  CHECK(f.p().thread_count() > 2u);
+  {
+    std::unique_lock lock(b.mu);
+    b.release = true;
+    b.cv.notify_all();
+    REQUIRE(b.cv.wait_for(lock, k_wait, [&] { return b.blocked == 0; }));
+  }
+  // Retired again once the pool idles (within a second or so).
+  CHECK(f.t.eventually([&] { return f.p().thread_count() == 2u; }, 5000ms));
+  f.finish();
+  g_blockers = nullptr;
+}
+
+TEST_CASE("starvation: no thread is added past max_threads", "[fault][starvation]") {
+  fixture f(test_options(2, 2));
+  HANDLE r, w;
+  f.pipe(r, w);
+  op rd(8);
+  REQUIRE(start_read(f.t, r, rd));
+  blockers b;
+  g_blockers = &b;
+  REQUIRE(f.p().post(block_for_3s, 0, 0, nullptr) == S_OK);
+  REQUIRE(f.p().post(block_for_3s, 0, 0, nullptr) == S_OK);
+  {
+    std::unique_lock lock(b.mu);
+    REQUIRE(b.cv.wait_for(lock, k_wait, [&] { return b.blocked == 2; }));
+  }
+  REQUIRE(plain_write(w, "due"));
+  // Three gate ticks and more: no thread may appear, so the read waits for a blocker.
+  CHECK_FALSE(f.t.wait([&] { return rd.calls.load() == 1; }, 300ms));
+  CHECK(f.p().thread_count() == 2u);
+  {
+    std::unique_lock lock(b.mu);
+    b.release = true;
+    b.cv.notify_all();
+  }
+  REQUIRE(f.t.wait_op(rd));
+  CHECK(rd.text() == "due");
+  f.finish();
+  g_blockers = nullptr;
+}
+
+TEST_CASE("starvation: routines that run long with nothing due get no extra thread", "[fault][starvation]") {
+  fixture f(test_options(2, 8));
+  blockers b;
+  g_blockers = &b;
+  REQUIRE(f.p().post(block_for_3s, 0, 0, nullptr) == S_OK);
+  REQUIRE(f.p().post(block_for_3s, 0, 0, nullptr) == S_OK);
+  {
+    std::unique_lock lock(b.mu);
+    REQUIRE(b.cv.wait_for(lock, k_wait, [&] { return b.blocked == 2; }));
+    // Nothing is due: after several ticks the pool still has its two threads.
+    CHECK_FALSE(b.cv.wait_for(lock, 400ms, [&] { return b.release; }));
+  }
+  CHECK(f.p().thread_count() == 2u);
+  {
+    std::unique_lock lock(b.mu);
+    b.release = true;
+    b.cv.notify_all();
+  }
+  f.finish();
+  g_blockers = nullptr;
+}
