@@ -18,6 +18,7 @@ if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
 else()
   set(W3TP_WITH_IO_URING OFF)
 endif()
+option(W3TP_FUZZ "Build the libFuzzer target (clang only; tests/fuzz)" OFF)
 set(W3TP_SANITIZE "" CACHE STRING "Sanitizers for w3tp's own targets: '', 'address,undefined' or 'thread'")
 
 set(CMAKE_CXX_STANDARD 20)

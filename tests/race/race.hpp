@@ -77,12 +77,11 @@ struct ledger {
   std::condition_variable cv;
   w3tp::thread_pool* pool = nullptr;
 
+  /// Counts a routine; the routine's last use of the ledger (the count is taken under the lock, so that
+  /// a waiter that sees it can destroy the ledger once this returns).
   void delivered_one() {
-    long d = delivered.fetch_add(1) + 1;
-    if (d >= accepted.load()) {
-      std::lock_guard lock(mu);
-      cv.notify_all();
-    }
+    std::lock_guard lock(mu);
+    if (delivered.fetch_add(1) + 1 >= accepted.load()) cv.notify_all();
   }
   /// Waits until every accepted operation has had its routine (bounded).
   bool wait_all(std::chrono::milliseconds limit = w3tp_test::k_wait) {
