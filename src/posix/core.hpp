@@ -222,7 +222,9 @@ struct worker {
   // Retired, waiting to be reused (written under scheduler::threads_mu_, read by the gate without it).
   std::atomic<bool> parked{false};
   std::atomic<bool> in_routine{false};
+  // Idle and not claimed: wake_idle() clears it (claims the worker) before it sends the wake-up.
   std::atomic<bool> idle{false};
+  std::atomic<bool> sleeping{false};  // inside engine::poll(w, true)
   std::atomic<bool> exited{false};
   small_mutex lock;  // guards local
   node_fifo local;   // items due on this worker; idle workers steal from here
@@ -374,6 +376,10 @@ class scheduler {
   worker& worker_at(unsigned i) noexcept { return workers_[i]; }
   /// An idle worker, or nullptr.
   worker* idle_worker() noexcept;
+  /// For engines whose wake-ups reach any sleeping thread (epoll): worker w took a wake-up. If nobody
+  /// had claimed w, the wake-up was meant for a claimed worker that still sleeps: that worker's claim is
+  /// given back, so that the next wake_idle() claims it, and wakes it, again.
+  void wake_taken(worker& w) noexcept;
   /// One more / one fewer thread (IIS's IncrementThreadCount / DecrementThreadCount).
   void add_thread() noexcept { grow(false); }
   void remove_thread() noexcept;

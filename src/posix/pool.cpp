@@ -172,6 +172,16 @@ worker* scheduler::idle_worker() noexcept {
   return nullptr;
 }
 
+void scheduler::wake_taken(worker& w) noexcept {
+  if (!w.idle.load(std::memory_order_seq_cst)) return;  // claimed: the wake-up was this worker's
+  for (unsigned i = 0, used = slots_used_.load(std::memory_order_acquire); i < used; ++i) {
+    worker& v = workers_[i];
+    if (&v == &w || !v.sleeping.load(std::memory_order_seq_cst)) continue;
+    bool claimed = false;
+    if (v.idle.compare_exchange_strong(claimed, true, std::memory_order_seq_cst)) return;
+  }
+}
+
 void scheduler::wake_idle() noexcept {
   if (idle_.load(std::memory_order_seq_cst) == 0) return;
   // Claim the idle worker (clear its flag) so that the next wake-up goes to another one: several
@@ -313,7 +323,11 @@ void scheduler::run(worker& w) {
     // DecrementThreadCount may have lowered the target after this extra thread's check above and before
     // its idle flag was visible to that call's wake-ups: look again now that it is (both sides seq_cst).
     const bool retire_due = w.extra && active_.load(std::memory_order_seq_cst) > wanted();
-    if (!retire_due && !work_visible(w) && !stop_.load(std::memory_order_seq_cst)) engine_->poll(w, true);
+    if (!retire_due && !work_visible(w) && !stop_.load(std::memory_order_seq_cst)) {
+      w.sleeping.store(true, std::memory_order_seq_cst);
+      engine_->poll(w, true);
+      w.sleeping.store(false, std::memory_order_seq_cst);
+    }
     idle_.fetch_sub(1, std::memory_order_seq_cst);
     w.idle.store(false, std::memory_order_relaxed);
   }

@@ -154,3 +154,52 @@ TEST_CASE("race: shutdown racing submitters on application threads and in routin
   WARN("shutdown race: " << rounds_run << " rounds, " << accepted_total << " operations accepted");
   CHECK(rounds_run >= 100);
 }
+
+namespace {
+struct rendezvous {
+  std::mutex mu;
+  std::condition_variable cv;
+  int arrived = 0;
+  int left = 0;
+  long waited_out = 0;
+};
+rendezvous g_rv;
+
+// Waits (bounded) until both posts of the round run at once: each needs the other's thread.
+VOID WINAPI meet(DWORD, DWORD, LPOVERLAPPED) {
+  std::unique_lock lock(g_rv.mu);
+  ++g_rv.arrived;
+  g_rv.cv.notify_all();
+  if (!g_rv.cv.wait_for(lock, 2s, [&] { return g_rv.arrived >= 2; })) ++g_rv.waited_out;
+  ++g_rv.left;
+  g_rv.cv.notify_all();
+}
+}  // namespace
+
+TEST_CASE("race: two posts made at once to two idle threads both start (no wake-up is lost)", "[race][wake]") {
+  // epoll's wake-ups reach any sleeping thread: one thread may take the wake-up sent to the other, which
+  // must then not sleep on with work waiting for it.
+  w3tp::thread_pool pool(test_options(2));
+  long rounds_run = 0;
+  race::rounds budget(300, 3000);
+  std::mt19937 rng(8);
+  g_rv.waited_out = 0;
+  while (budget.next()) {
+    {
+      std::lock_guard lock(g_rv.mu);
+      g_rv.arrived = g_rv.left = 0;
+    }
+    REQUIRE(pool.post(meet, 0, 0, nullptr) == S_OK);
+    race::jitter(rng, 3000);
+    REQUIRE(pool.post(meet, 0, 0, nullptr) == S_OK);
+    std::unique_lock lock(g_rv.mu);
+    REQUIRE(g_rv.cv.wait_for(lock, k_wait, [&] { return g_rv.left == 2; }));
+    lock.unlock();
+    ++rounds_run;
+    // Let both threads go back to sleep (or not) before the next round.
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 300));
+  }
+  pool.shutdown();
+  INFO(rounds_run << " rounds");
+  CHECK(g_rv.waited_out == 0);
+}
