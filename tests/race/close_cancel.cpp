@@ -210,8 +210,12 @@ bool start_one(cancel_race& cr, std::vector<std::unique_ptr<cancel_op>>& ops, in
 VOID WINAPI cancel_routine(DWORD error, DWORD bytes, LPOVERLAPPED ov) {
   auto* o = reinterpret_cast<cancel_op*>(ov);
   cancel_race& cr = *o->race_;
-  if (error == static_cast<DWORD>(ERROR_OPERATION_ABORTED) ||
-      (k_windows && race::aborted_by_close(error, end_kind::socket))) {
+  // On Windows the system decides how the final close ends a named pipe's reads (ERROR_BROKEN_PIPE is
+  // documented too) and Wine's closesocket says 676 (API.md rule 6).
+  const bool closing_code =
+      k_windows && cr.closing.load() &&
+      (race::aborted_by_close(error, end_kind::socket) || race::aborted_by_close(error, end_kind::pipe));
+  if (error == static_cast<DWORD>(ERROR_OPERATION_ABORTED) || closing_code) {
     const bool explained = o->targeted.load() || cr.cancel_all_begun.load() > o->cancel_all_ended_before ||
                            (o->starter == by_canceller && cr.cancel_io_begun.load() > o->cancel_io_ended_before) ||
                            cr.closing.load();

@@ -5,6 +5,11 @@
 #include "race/race.hpp"
 #include "race/workload.hpp"
 
+// POSIX only. On Windows the workload's closes and replacements would start I/O on handle values that
+// the system has already given to other objects (it reuses them at once; API.md, "On Windows"), and
+// under Wine 8 its application writers were seen blocked inside the system's WriteFile; the close,
+// cancel, shutdown and wake-up races run there.
+#ifndef _WIN32
 TEST_CASE("race: mixed workload with thread-count churn; no cancel means no ERROR_OPERATION_ABORTED", "[race][mixed]") {
   w3tp::thread_pool pool(w3tp_test::test_options(2, 16));
   const race::workload_result r = race::run_workload(pool, race::budget());
@@ -21,3 +26,4 @@ TEST_CASE("race: mixed workload with thread-count churn; no cancel means no ERRO
   WARN("mixed: " << r.completed << " operations, " << r.posts << " posts, " << r.cancels << " cancels, " << r.closes
                  << " closes, " << r.thread_changes << " thread-count changes");
 }
+#endif

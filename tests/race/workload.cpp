@@ -315,8 +315,8 @@ workload_result run_workload(w3tp::thread_pool& pool, std::chrono::milliseconds 
   w1.join();
   w2.join();
   busy.join();
-  for (auto& s : m.streams) close_stream(*s);
   workload_result res;
+  for (auto& s : m.streams) close_stream(*s);
   res.all_delivered = m.ledger.wait_all(20s);
   res.completed = m.completed.load();
   res.from_routines = m.from_routines.load();
