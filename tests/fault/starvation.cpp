@@ -21,6 +21,25 @@ struct blockers {
 };
 blockers* g_blockers = nullptr;
 
+VOID WINAPI block_for_3s(DWORD, DWORD, LPOVERLAPPED ov);
+
+// Blocks both of the pool's threads in routines (the first one starts b.inner first, if set) and waits
+// until they are blocked.
+void block_both(fixture& f, blockers& b) {
+  g_blockers = &b;
+  static OVERLAPPED marker{};
+  REQUIRE(f.p().post(block_for_3s, 0, 0, b.inner != nullptr ? &marker : nullptr) == S_OK);
+  REQUIRE(f.p().post(block_for_3s, 0, 0, nullptr) == S_OK);
+  std::unique_lock lock(b.mu);
+  REQUIRE(b.cv.wait_for(lock, k_wait, [&] { return b.blocked == 2; }));
+}
+
+void release(blockers& b) {
+  std::lock_guard lock(b.mu);
+  b.release = true;
+  b.cv.notify_all();
+}
+
 VOID WINAPI block_for_3s(DWORD, DWORD, LPOVERLAPPED ov) {
   blockers& b = *g_blockers;
   if (ov != nullptr && b.inner != nullptr) start_read(b.f->t, b.h, *b.inner);
@@ -46,14 +65,7 @@ TEST_CASE("starvation: every thread blocked in a routine for 3 s; a read that be
   b.f = &f;
   b.h = r2;
   b.inner = &inner;
-  g_blockers = &b;
-  OVERLAPPED marker{};
-  REQUIRE(f.p().post(block_for_3s, 0, 0, &marker) == S_OK);  // starts `inner`, then blocks
-  REQUIRE(f.p().post(block_for_3s, 0, 0, nullptr) == S_OK);
-  {
-    std::unique_lock lock(b.mu);
-    REQUIRE(b.cv.wait_for(lock, k_wait, [&] { return b.blocked == 2; }));
-  }
+  block_both(f, b);  // the first one starts `inner`, then blocks
   CHECK(f.p().thread_count() == 2u);
   const auto t0 = std::chrono::steady_clock::now();
   REQUIRE(plain_write(w, "due"));
@@ -65,10 +77,9 @@ TEST_CASE("starvation: every thread blocked in a routine for 3 s; a read that be
   CHECK(outer.text() == "due");
   CHECK(inner.text() == "due too");
   CHECK(f.p().thread_count() > 2u);
+  release(b);
   {
     std::unique_lock lock(b.mu);
-    b.release = true;
-    b.cv.notify_all();
     REQUIRE(b.cv.wait_for(lock, k_wait, [&] { return b.blocked == 0; }));
   }
   // Retired again once the pool idles (within a second or so).
@@ -84,22 +95,12 @@ TEST_CASE("starvation: no thread is added past max_threads", "[fault][starvation
   op rd(8);
   REQUIRE(start_read(f.t, r, rd));
   blockers b;
-  g_blockers = &b;
-  REQUIRE(f.p().post(block_for_3s, 0, 0, nullptr) == S_OK);
-  REQUIRE(f.p().post(block_for_3s, 0, 0, nullptr) == S_OK);
-  {
-    std::unique_lock lock(b.mu);
-    REQUIRE(b.cv.wait_for(lock, k_wait, [&] { return b.blocked == 2; }));
-  }
+  block_both(f, b);
   REQUIRE(plain_write(w, "due"));
   // Three gate ticks and more: no thread may appear, so the read waits for a blocker.
   CHECK_FALSE(f.t.wait([&] { return rd.calls.load() == 1; }, 300ms));
   CHECK(f.p().thread_count() == 2u);
-  {
-    std::unique_lock lock(b.mu);
-    b.release = true;
-    b.cv.notify_all();
-  }
+  release(b);
   REQUIRE(f.t.wait_op(rd));
   CHECK(rd.text() == "due");
   f.finish();
@@ -109,21 +110,14 @@ TEST_CASE("starvation: no thread is added past max_threads", "[fault][starvation
 TEST_CASE("starvation: routines that run long with nothing due get no extra thread", "[fault][starvation]") {
   fixture f(test_options(2, 8));
   blockers b;
-  g_blockers = &b;
-  REQUIRE(f.p().post(block_for_3s, 0, 0, nullptr) == S_OK);
-  REQUIRE(f.p().post(block_for_3s, 0, 0, nullptr) == S_OK);
+  block_both(f, b);
   {
-    std::unique_lock lock(b.mu);
-    REQUIRE(b.cv.wait_for(lock, k_wait, [&] { return b.blocked == 2; }));
     // Nothing is due: after several ticks the pool still has its two threads.
+    std::unique_lock lock(b.mu);
     CHECK_FALSE(b.cv.wait_for(lock, 400ms, [&] { return b.release; }));
   }
   CHECK(f.p().thread_count() == 2u);
-  {
-    std::unique_lock lock(b.mu);
-    b.release = true;
-    b.cv.notify_all();
-  }
+  release(b);
   f.finish();
   g_blockers = nullptr;
 }

@@ -183,12 +183,7 @@ struct cancel_race {
   std::atomic<long> unexplained_aborts{0};
   std::atomic<long> other_errors{0};
   std::atomic<long> started_in_routines{0};
-  std::mutex mu;
-  std::string first_problem;
-  void problem(const std::string& what) {
-    std::lock_guard lock(mu);
-    if (first_problem.empty()) first_problem = what;
-  }
+  race::first_problem problem;
 };
 
 enum starter : int { by_app_1, by_app_2, by_canceller, by_routine };
@@ -348,7 +343,7 @@ TEST_CASE("race: CancelIoEx and CancelIo racing submissions and completions on a
       pool.shutdown();
       INFO((socket ? "socket" : "pipe") << ": " << cr.ledger.accepted.load() << " reads accepted ("
                                         << cr.started_in_routines.load() << " started in routines), " << writes.load()
-                                        << " writes, " << cancels.load() << " cancel actions; " << cr.first_problem);
+                                        << " writes, " << cancels.load() << " cancel actions; " << cr.problem.text());
       CHECK(all);
       CHECK(cr.unexplained_aborts.load() == 0);
       CHECK(cr.other_errors.load() == 0);

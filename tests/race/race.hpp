@@ -67,6 +67,23 @@ bool spin_until(Pred pred, std::chrono::milliseconds limit = w3tp_test::k_wait) 
   return true;
 }
 
+/// The first problem a race saw, kept for its report; any thread may call it.
+class first_problem {
+ public:
+  void operator()(const std::string& what) {
+    std::lock_guard lock(mu_);
+    if (text_.empty()) text_ = what;
+  }
+  std::string text() {
+    std::lock_guard lock(mu_);
+    return text_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::string text_;
+};
+
 /// Routines counted for a whole race, with a waiter.
 struct ledger {
   std::atomic<long> accepted{0};

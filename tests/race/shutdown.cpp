@@ -20,13 +20,9 @@ struct shutdown_race {
   std::atomic<long> accepted_after_refusal{0};
   HANDLE pipe = nullptr;
   HANDLE sock = nullptr;
-  std::mutex mu;
-  std::string first_problem;
+  race::first_problem first;
   void problem(const std::string& what) {
-    {
-      std::lock_guard lock(mu);
-      if (first_problem.empty()) first_problem = what;
-    }
+    first(what);
     bad.fetch_add(1);
   }
 };
@@ -140,7 +136,7 @@ TEST_CASE("race: shutdown racing submitters on application threads and in routin
     accepted_total += sr.ledger.accepted.load();
     INFO("round " << rounds_run << ": accepted " << sr.ledger.accepted.load() << ", delivered "
                   << sr.ledger.delivered.load() << " (" << delivered_at_return << " when shutdown returned); "
-                  << sr.first_problem);
+                  << sr.first.text());
     REQUIRE(sr.ledger.accepted.load() == sr.ledger.delivered.load());
     REQUIRE(sr.late.load() == 0);
     REQUIRE(sr.bad.load() == 0);

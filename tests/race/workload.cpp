@@ -54,12 +54,7 @@ struct mixed {
   std::atomic<long> from_routines{0};
   std::atomic<long> posts{0};
   std::atomic<long> thread_changes{0};
-  std::mutex mu;
-  std::string first_problem;
-  void problem(const std::string& what) {
-    std::lock_guard lock(mu);
-    if (first_problem.empty()) first_problem = what;
-  }
+  race::first_problem problem;
 };
 
 bool start(mixed& m, mixed_op* o);
@@ -329,7 +324,7 @@ workload_result run_workload(w3tp::thread_pool& pool, std::chrono::milliseconds 
   res.quiet_aborts = m.quiet_aborts.load();
   res.bad_codes = m.bad_codes.load();
   res.duplicates = m.duplicates.load() + m.ledger.duplicates.load();
-  res.first_problem = m.first_problem;
+  res.first_problem = m.problem.text();
   return res;
 }
 
