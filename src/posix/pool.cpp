@@ -415,9 +415,10 @@ void scheduler::wake_extras() noexcept {
 namespace {
 // The gate's clock (API.md addition 12, README "Starvation"): a pool whose every thread has been inside
 // one and the same routine for a whole tick while completions wait gets one more thread, so a due
-// completion waits 50-100 ms at most; one thread per tick, never past max_threads. A thread added so
-// retires after the pool has had an idle thread for k_retire_ticks; the gate sleeps after k_sleep_ticks
-// of calm and wakes when a thread finds no other thread idle.
+// completion waits 50-100 ms; the n-th thread added while the pool stays starved needs n stuck ticks
+// (so CPU-bound routines with work queued do not grow the pool by 20 threads a second), never past
+// max_threads. A thread added so retires after the pool has had an idle thread for k_retire_ticks; the
+// gate sleeps after k_sleep_ticks of calm and wakes when a thread finds no other thread idle.
 constexpr auto k_gate_tick = std::chrono::milliseconds(50);
 constexpr unsigned k_retire_ticks = 10;
 constexpr unsigned k_sleep_ticks = 20;
@@ -433,7 +434,7 @@ void scheduler::gate() noexcept {
   pthread_setname_np(pthread_self(), "w3tp-gate");
   std::vector<std::uint32_t> seen(max_, 0);
   std::vector<char> was_busy(max_, 0);
-  unsigned calm = 0;
+  unsigned calm = 0, stuck_ticks = 0;
   std::unique_lock lock(gate_mu_);
   while (!stop_.load(std::memory_order_acquire)) {
     gate_cv_.wait_for(lock, k_gate_tick, [&] { return stop_.load(std::memory_order_acquire); });
@@ -453,9 +454,13 @@ void scheduler::gate() noexcept {
     }
     if (stuck && live > 0 && (work_visible(workers_[0]) || engine_->completions_waiting())) {
       calm = 0;
-      grow(true);
+      if (++stuck_ticks > starved_.load(std::memory_order_relaxed)) {
+        stuck_ticks = 0;
+        grow(true);
+      }
       continue;
     }
+    stuck_ticks = 0;
     calm = idle_.load(std::memory_order_seq_cst) != 0 ? calm + 1 : 0;
     if (calm >= k_retire_ticks && starved_.load(std::memory_order_relaxed) != 0) {
       {

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
@@ -23,6 +24,18 @@
 using namespace w3tp_test;
 
 namespace {
+
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool k_asan = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool k_asan = true;
+#else
+constexpr bool k_asan = false;
+#endif
+#else
+constexpr bool k_asan = false;
+#endif
 
 // A child's check: returns its step number from the enclosing int function when cond fails.
 #define CHILD_CHECK(cond, step)                                           \
@@ -124,21 +137,22 @@ int nofile_child() {
       CreateFileA(path.c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, CREATE_ALWAYS, FILE_FLAG_OVERLAPPED, nullptr);
   CHILD_CHECK(f == INVALID_HANDLE_VALUE, 8);
   CHILD_CHECK(GetLastError() == static_cast<DWORD>(ERROR_TOO_MANY_OPEN_FILES), 9);
-  // A new pool cannot get its descriptors: std::system_error with a sentence, not a crash.
-  bool threw = false;
+  // A new pool cannot get its descriptors: std::system_error with a sentence, not a crash. Its message is
+  // read once descriptors are free again (UBSan's vptr check needs one to look at memory).
+  std::optional<std::system_error> failure;
   try {
     w3tp::thread_pool more(test_options());
   } catch (const std::system_error& e) {
-    threw = true;
-    std::fprintf(stderr, "child: new thread_pool: %s\n", e.what());
-    CHILD_CHECK(std::string(e.what()).size() > 10, 10);
+    failure.emplace(e);
   }
-  CHILD_CHECK(threw, 11);
+  CHILD_CHECK(failure.has_value(), 11);
   // Running I/O is unhurt: the pending read completes with what is written now.
   CHILD_CHECK(plain_write(w, "still"), 12);
   CHILD_CHECK(t.wait_op(pending), 13);
   CHILD_CHECK(pending.error.load() == 0u && pending.text() == "still", 14);
   for (int fd : hog) ::close(fd);
+  std::fprintf(stderr, "child: new thread_pool: %s\n", failure->what());
+  CHILD_CHECK(std::string(failure->what()).size() > 10, 10);
   // With descriptors free again, everything works.
   f = CreateFileA(path.c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, CREATE_ALWAYS, FILE_FLAG_OVERLAPPED, nullptr);
   CHILD_CHECK(f != INVALID_HANDLE_VALUE, 15);
@@ -502,6 +516,13 @@ int fork_child() {
 
 TEST_CASE("fork: the child gets a fresh default_pool, the parent's pool refuses, the parent's I/O is untouched",
           "[fault][fork]") {
+  if (k_asan) {
+    // GCC 12's ASan allocator does not hold its locks across fork(): a child of a process whose other
+    // threads allocate deadlocks in its first allocation (seen: the child's new pool threads stuck in
+    // ASan's free()). glibc's allocator, TSan and the plain build are fork-safe; the case runs there.
+    WARN("not run under ASan (its allocator is not fork-safe in a threaded process)");
+    return;
+  }
   w3tp::thread_pool& parent = w3tp::default_pool();
   tracker t;
   t.pool = &parent;
@@ -510,7 +531,8 @@ TEST_CASE("fork: the child gets a fresh default_pool, the parent's pool refuses,
   REQUIRE(parent.associate(r, record_routine) == S_OK);
   op pending(8);
   REQUIRE(start_read(t, r, pending));
-  // Keep the pool's threads busy with posts while fork() happens, so that locks are taken around it.
+  // Keep the pool's threads busy with posts while fork() happens, so that w3tp's locks are taken around
+  // it.
   std::atomic<bool> busy{true};
   std::thread poster([&] {
     while (busy.load()) parent.post([](DWORD, DWORD, LPOVERLAPPED) {}, 0, 0, nullptr);

@@ -121,3 +121,31 @@ TEST_CASE("starvation: routines that run long with nothing due get no extra thre
   f.finish();
   g_blockers = nullptr;
 }
+
+namespace {
+std::atomic<int> g_long_started{0};
+std::atomic<bool> g_long_release{false};
+// A routine that runs long (bounded at 2 s) while more of its kind wait in the queue.
+VOID WINAPI run_long(DWORD, DWORD, LPOVERLAPPED) {
+  g_long_started.fetch_add(1);
+  const auto end = std::chrono::steady_clock::now() + 2s;
+  while (!g_long_release.load() && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(1ms);
+}
+}  // namespace
+
+TEST_CASE("starvation: threads are added one stuck tick later each, not one per tick", "[fault][starvation]") {
+  fixture f(test_options(2, 64));
+  g_long_started.store(0);
+  g_long_release.store(false);
+  for (int i = 0; i < 40; ++i) REQUIRE(f.p().post(run_long, 0, 0, nullptr) == S_OK);
+  // One second of starvation: the n-th added thread needs n ticks of 50 ms, so about 5 are added (1, 3,
+  // 6, 10, 15 ticks), where a thread per tick would have made 20.
+  std::this_thread::sleep_for(1000ms);
+  const unsigned threads = f.p().thread_count();
+  INFO(threads << " threads after 1 s of starvation, " << g_long_started.load() << " routines started");
+  CHECK(threads > 2u);
+  CHECK(threads <= 2u + 7u);
+  g_long_release.store(true);
+  CHECK(f.t.eventually([&] { return g_long_started.load() == 40; }, 20000ms));
+  f.finish();
+}
