@@ -272,6 +272,7 @@ class uring_engine final : public engine {
     if (!rs->wake_armed.load(std::memory_order_relaxed)) {
       small_lock lock(rs->sq_mu);
       arm_wake(*rs);
+      if (rs->wake_armed.load(std::memory_order_relaxed)) io_uring_submit(&rs->ring);
     }
     if (cq_pending(*rs) == 0) {
       if (!rs->wake_armed.load(std::memory_order_relaxed)) {
@@ -280,7 +281,6 @@ class uring_engine final : public engine {
         ::poll(&p, 1, 1);
         return reap(w, *rs);
       }
-      flush(*rs);
       int r = io_uring_enter(rs->ring.ring_fd, 0, 1, IORING_ENTER_GETEVENTS, nullptr);
       if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) return false;
     }
