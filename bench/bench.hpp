@@ -262,6 +262,21 @@ inline void report_rate(std::uint64_t ops, std::uint64_t ns) {
   result("ops_per_s", static_cast<double>(ops) * 1e9 / static_cast<double>(ns ? ns : 1));
 }
 
+/// CPU time (user + system, getrusage) of this process so far, in nanoseconds.
+inline std::uint64_t cpu_ns() noexcept {
+  struct rusage ru {};
+  ::getrusage(RUSAGE_SELF, &ru);
+  auto ns = [](const timeval& tv) {
+    return static_cast<std::uint64_t>(tv.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(tv.tv_usec) * 1000ull;
+  };
+  return ns(ru.ru_utime) + ns(ru.ru_stime);
+}
+
+/// Reports the CPU time per operation spent since cpu0 = cpu_ns() (every thread of the process).
+inline void report_cpu(std::uint64_t ops, std::uint64_t cpu0) {
+  result("cpu_ns_per_op", static_cast<double>(cpu_ns() - cpu0) / static_cast<double>(ops ? ops : 1));
+}
+
 // Case entry points (each returns the process exit code: 0, k_skip or 1).
 int w3tp_posts(const params&);
 int w3tp_file(const params&);

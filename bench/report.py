@@ -4,8 +4,9 @@
 
     python3 bench/report.py results.jsonl [more.jsonl ...] --md results.md --png results.png
 
-Rows are measurements ({"workload", "variant", "peer", "metric", "value", "uring_ratio", ...}), and
-lines with a "target" key are the targets of issue 3 with their verdicts. The chart shows, for every
+Rows are measurements ({"workload", "variant", "peer", "metric", "value", "uring_ratio", ...}), lines
+with a "target" key are the targets with their verdicts, and the line with an "anchors" key says whether
+the run was valid (the ceiling scaled from 1 to 2 threads). The chart shows, for every
 peer on the main workloads, how far ahead w3tp is: w3tp/peer for rates, peer/w3tp for costs
 (latency, bytes, instructions), so that a bar right of 1 always means w3tp is better.
 """
@@ -37,7 +38,7 @@ def fmt_ratio(r):
 
 
 def load(paths):
-    rows, targets = [], []
+    rows, targets, runs = [], [], []
     for path in paths:
         with open(path, encoding="utf-8") as f:
             for line in f:
@@ -45,15 +46,26 @@ def load(paths):
                 if not line:
                     continue
                 obj = json.loads(line)
-                (targets if "target" in obj else rows).append(obj)
-    return rows, targets
+                if "anchors" in obj:
+                    runs.append(obj)
+                elif "target" in obj:
+                    targets.append(obj)
+                else:
+                    rows.append(obj)
+    return rows, targets, runs
 
 
-def write_markdown(rows, targets, path):
-    out = ["# w3tp benchmark results", "",
-           "Medians of the runs; ratios are w3tp / peer on the same metric (for ns, B and instr lower is better).",
-           "", "| workload | variant | peer | metric | value | io_uring/peer | epoll/peer | note |",
-           "|---|---|---|---|---:|---:|---:|---|"]
+def write_markdown(rows, targets, runs, path):
+    out = ["# w3tp benchmark results", ""]
+    for run in runs:
+        a = run["anchors"]
+        out.append(f"Anchors (2 threads / 1 thread, medians of {run.get('reps')}): raw liburing "
+                   f"{fmt_ratio(a.get('raw_liburing'))}, pread {fmt_ratio(a.get('pread'))}; the run is "
+                   + ("**valid**" if run.get("valid") else f"**invalid** (below {a.get('min')}): no verdicts") + ".")
+        out.append("")
+    out += ["Medians of the runs; ratios are w3tp / peer on the same metric (for ns, B and instr lower is better).",
+            "", "| workload | variant | peer | metric | value | io_uring/peer | epoll/peer | note |",
+            "|---|---|---|---|---:|---:|---:|---|"]
     for r in rows:
         unit = r.get("unit", "")
         metric = r["metric"] + (f" ({unit})" if unit else "")
@@ -64,7 +76,9 @@ def write_markdown(rows, targets, path):
         for t in targets:
             v = t.get("value")
             op = "≤" if t.get("at_most") else "≥"
-            verdict = "not measured" if v is None else ("met" if t.get("met") else "**missed**")
+            valid = all(run.get("valid") for run in runs)
+            verdict = ("not measured" if v is None else "no verdict" if not valid
+                       else ("met" if t.get("met") else "**missed**"))
             out.append(f"| {t['target']} | {fmt_ratio(v)} | {op} {t['limit']} | {verdict} |")
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(out) + "\n")
@@ -126,8 +140,8 @@ def main():
     ap.add_argument("--md", default="results.md")
     ap.add_argument("--png", default="results.png")
     args = ap.parse_args()
-    rows, targets = load(args.jsonl)
-    write_markdown(rows, targets, args.md)
+    rows, targets, runs = load(args.jsonl)
+    write_markdown(rows, targets, runs, args.md)
     try:
         write_chart(rows, args.png)
     except ImportError:

@@ -15,7 +15,7 @@ int sys_file(const params& p) {
   auto ops = static_cast<std::uint64_t>(p.num("ops", 1'000'000));
   std::atomic<std::uint64_t> errors{0};
   std::vector<std::thread> ts;
-  std::uint64_t t0 = now_ns();
+  std::uint64_t t0 = now_ns(), cpu0 = cpu_ns();
   for (unsigned t = 0; t < threads; ++t) {
     std::uint64_t n = ops / threads + (t < ops % threads ? 1 : 0);
     ts.emplace_back([&, n, t] {
@@ -28,6 +28,7 @@ int sys_file(const params& p) {
   }
   for (auto& t : ts) t.join();
   report_rate(ops, now_ns() - t0);
+  report_cpu(ops, cpu0);
   ::close(fd);
   return errors.load() == 0 ? 0 : 1;
 }

@@ -67,17 +67,20 @@ void file_thread(int fd, unsigned depth, std::uint64_t ops, unsigned seed, std::
   io_uring_queue_exit(&ring);
 }
 
-std::uint64_t run_file(int fd, unsigned threads, unsigned depth, std::uint64_t ops,
-                       std::atomic<std::uint64_t>& errors) {
+// Runs the file workload, thread t on fds[t % fds.size()]; reports the rate and the CPU per read.
+void run_file(const std::vector<int>& fds, unsigned threads, unsigned depth, std::uint64_t ops,
+              std::atomic<std::uint64_t>& errors) {
   std::vector<std::thread> ts;
-  std::uint64_t t0 = now_ns();
+  std::uint64_t t0 = now_ns(), cpu0 = cpu_ns();
   for (unsigned t = 0; t < threads; ++t) {
     unsigned d = depth / threads + (t < depth % threads ? 1 : 0);
     std::uint64_t n = ops / threads + (t < ops % threads ? 1 : 0);
+    int fd = fds[t % fds.size()];
     ts.emplace_back([=, &errors] { file_thread(fd, std::max(d, 1u), n, t + 1, errors); });
   }
   for (auto& t : ts) t.join();
-  return now_ns() - t0;
+  report_rate(ops, now_ns() - t0);
+  report_cpu(ops, cpu0);
 }
 
 // Ping-pong on one ring: the ends given to this thread, each a serial chain write -> read -> write.
@@ -164,14 +167,14 @@ void pp_thread(std::vector<end_state*> ends, std::vector<std::uint64_t>* rtt, st
 
 int uring_file(const params& p) {
   prepare_cache(p.num("cold", 0) != 0);
-  int fd = ::open(file_path().c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail("open");
+  // handles=N: N descriptors of the same file (thread t reads through descriptor t % N).
+  std::vector<int> fds(static_cast<std::size_t>(std::max<long>(1, p.num("handles", 1))));
+  for (int& fd : fds)
+    if ((fd = ::open(file_path().c_str(), O_RDONLY | O_CLOEXEC)) < 0) fail("open");
   std::atomic<std::uint64_t> errors{0};
   auto ops = static_cast<std::uint64_t>(p.num("ops", 1'000'000));
-  std::uint64_t ns =
-      run_file(fd, static_cast<unsigned>(p.num("threads", 2)), static_cast<unsigned>(p.num("depth", 64)), ops, errors);
-  report_rate(ops, ns);
-  ::close(fd);
+  run_file(fds, static_cast<unsigned>(p.num("threads", 2)), static_cast<unsigned>(p.num("depth", 64)), ops, errors);
+  for (int fd : fds) ::close(fd);
   return errors.load() == 0 ? 0 : 1;
 }
 
@@ -247,9 +250,7 @@ int uring_handles(const params& p) {
   int fd = ::open(file_path().c_str(), O_RDONLY | O_CLOEXEC);
   std::atomic<std::uint64_t> errors{0};
   auto ops = static_cast<std::uint64_t>(p.num("ops", 1'000'000));
-  std::uint64_t ns =
-      run_file(fd, static_cast<unsigned>(p.num("threads", 2)), static_cast<unsigned>(p.num("depth", 64)), ops, errors);
-  report_rate(ops, ns);
+  run_file({fd}, static_cast<unsigned>(p.num("threads", 2)), static_cast<unsigned>(p.num("depth", 64)), ops, errors);
   std::uint64_t c0 = now_ns();
   for (int e : efds) ::close(e);
   io_uring_queue_exit(&idle);

@@ -22,7 +22,6 @@ namespace {
 // The routines are plain function pointers (the IIS model), so the state they reach is global to
 // this process: one case runs per process.
 w3tp::thread_pool* g_pool = nullptr;
-HANDLE g_file = INVALID_HANDLE_VALUE;
 std::atomic<unsigned> g_left{0};  // chains, slots or clients still running
 std::atomic<std::uint64_t> g_errors{0};
 // Set before a case closes its handles: what completes after that (aborted reads, a pipe's broken
@@ -139,13 +138,14 @@ struct file_slot {
   std::uint64_t left;
   rng r;
   char* buf;
+  HANDLE file;
 };
 
 void issue_read(file_slot* s) {
   std::uint64_t off = s->r.offset();
   s->ov.Offset = static_cast<DWORD>(off);
   s->ov.OffsetHigh = static_cast<DWORD>(off >> 32);
-  if (!ReadFile(g_file, s->buf, k_block, nullptr, &s->ov) && GetLastError() != ERROR_IO_PENDING) {
+  if (!ReadFile(s->file, s->buf, k_block, nullptr, &s->ov) && GetLastError() != ERROR_IO_PENDING) {
     record_error(GetLastError(), 0xFFFF);
     finish_one();
   }
@@ -161,8 +161,9 @@ void CALLBACK file_routine(DWORD error, DWORD bytes, OVERLAPPED* ov) {
   issue_read(s);
 }
 
-// Runs the file workload on an open pool; returns the elapsed nanoseconds.
-std::uint64_t run_file(unsigned depth, std::uint64_t ops) {
+// Runs the file workload on an open pool, slot i reading through files[i % files.size()]; reports the
+// rate and the CPU time per read.
+void run_file(const std::vector<HANDLE>& files, unsigned depth, std::uint64_t ops) {
   std::vector<file_slot> slots(depth);
   std::vector<char> bufs(static_cast<std::size_t>(depth) * k_block);
   for (unsigned i = 0; i < depth; ++i) {
@@ -170,11 +171,12 @@ std::uint64_t run_file(unsigned depth, std::uint64_t ops) {
     slots[i].left = ops / depth + (i < ops % depth ? 1 : 0);
     slots[i].r = rng(i + 1);
     slots[i].buf = bufs.data() + static_cast<std::size_t>(i) * k_block;
+    slots[i].file = files[i % files.size()];
   }
   unsigned active = 0;
   for (auto& s : slots) active += s.left != 0;
   g_left.store(active);
-  std::uint64_t t0 = now_ns();
+  std::uint64_t t0 = now_ns(), cpu0 = cpu_ns();
   if (g_exit_when_done) {
     // Under callgrind the first reads are started by a pool thread, so that the pool never waits for
     // this thread (which valgrind may not let run again, see g_exit_when_done).
@@ -191,7 +193,20 @@ std::uint64_t run_file(unsigned depth, std::uint64_t ops) {
       if (s.left != 0) issue_read(&s);
   }
   wait_done();
-  return now_ns() - t0;
+  report_rate(ops, now_ns() - t0);
+  report_cpu(ops, cpu0);
+}
+
+// Opens `n` overlapped handles of the benchmark file and associates each with the pool.
+std::vector<HANDLE> open_files(std::size_t n, bool associate) {
+  std::vector<HANDLE> files(n);
+  for (HANDLE& h : files) {
+    h = CreateFileA(file_path().c_str(), GENERIC_READ, FILE_SHARE_READ, nullptr, OPEN_EXISTING, FILE_FLAG_OVERLAPPED,
+                    nullptr);
+    if (h == INVALID_HANDLE_VALUE) fail("CreateFileA");
+    if (associate && FAILED(g_pool->associate(h, file_routine))) fail("associate");
+  }
+  return files;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -298,18 +313,16 @@ int w3tp_posts(const params& p) {
 int w3tp_file(const params& p) {
   prepare_cache(p.num("cold", 0) != 0);
   // Opened before the pool starts: under callgrind no system call that may block should run between
-  // the pool's start and the first wait (see exit_when_done).
-  g_file = CreateFileA(file_path().c_str(), GENERIC_READ, FILE_SHARE_READ, nullptr, OPEN_EXISTING, FILE_FLAG_OVERLAPPED,
-                       nullptr);
-  if (g_file == INVALID_HANDLE_VALUE) fail("CreateFileA");
+  // the pool's start and the first wait (see exit_when_done). handles=N: N handles of the same file.
+  std::vector<HANDLE> files = open_files(static_cast<std::size_t>(std::max<long>(1, p.num("handles", 1))), false);
   auto pool = make_pool(p);
   if (!pool) return k_skip;
   g_pool = pool.get();
-  if (FAILED(pool->associate(g_file, file_routine))) fail("associate");
+  for (HANDLE h : files)
+    if (FAILED(pool->associate(h, file_routine))) fail("associate");
   auto ops = static_cast<std::uint64_t>(p.num("ops", 1'000'000));
-  std::uint64_t ns = run_file(static_cast<unsigned>(p.num("depth", 64)), ops);
-  report_rate(ops, ns);
-  CloseHandle(g_file);
+  run_file(files, static_cast<unsigned>(p.num("depth", 64)), ops);
+  for (HANDLE h : files) CloseHandle(h);
   pool->shutdown();
   return check_errors();
 }
@@ -397,13 +410,10 @@ int w3tp_handles(const params& p) {
     if (!ReadFile(idle[i], &vals[i], 8, nullptr, &ovs[i]) && GetLastError() != ERROR_IO_PENDING) fail("idle ReadFile");
   }
   result("setup_ns_per_handle", static_cast<double>(now_ns() - s0) / handles);
-  g_file = CreateFileA(file_path().c_str(), GENERIC_READ, FILE_SHARE_READ, nullptr, OPEN_EXISTING, FILE_FLAG_OVERLAPPED,
-                       nullptr);
-  if (g_file == INVALID_HANDLE_VALUE || FAILED(pool->associate(g_file, file_routine))) fail("file");
+  std::vector<HANDLE> files = open_files(1, true);
   auto ops = static_cast<std::uint64_t>(p.num("ops", 1'000'000));
-  std::uint64_t ns = run_file(static_cast<unsigned>(p.num("depth", 64)), ops);
-  report_rate(ops, ns);
-  CloseHandle(g_file);
+  run_file(files, static_cast<unsigned>(p.num("depth", 64)), ops);
+  CloseHandle(files[0]);
   std::uint64_t c0 = now_ns();
   for (HANDLE h : idle) CloseHandle(h);
   pool->shutdown();
