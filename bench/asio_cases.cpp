@@ -32,7 +32,7 @@ void run_threads(asio::io_context& ioc, unsigned threads) {
 }
 
 // posts: chains of post -> handler -> post.
-struct chain {
+struct alignas(64) chain {  // one cache line each, as the w3tp program's chains
   asio::io_context* ioc;
   std::uint64_t left;
   void step() {
@@ -55,7 +55,7 @@ int posts(const params& p) {
 }
 
 #if defined(BOOST_ASIO_HAS_FILE)
-struct file_slot {
+struct alignas(64) file_slot {
   asio::random_access_file* f;
   rng r;
   std::uint64_t left;

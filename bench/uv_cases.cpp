@@ -22,7 +22,7 @@ namespace {
 std::uint64_t g_errors = 0;
 int g_fd = -1;
 
-struct fs_slot {
+struct alignas(64) fs_slot {
   uv_fs_t req;
   uv_buf_t buf;
   rng r;
