@@ -39,11 +39,66 @@ constexpr int k_max_events = 64;
 
 // handle_slot::backend_flags
 constexpr std::uint8_t bf_no_nowait_read = 1u << 0;  // preadv2(RWF_NOWAIT) unsupported on this file
+constexpr std::uint8_t bf_pollable = 1u << 1;        // registered with epoll: served by readiness
+constexpr std::uint8_t bf_nowait_off = 1u << 2;      // RWF_NOWAIT unsupported here: O_NONBLOCK was set
 
-struct stream_state {
-  node_fifo rd;
-  node_fifo wr;
+/// A stream's operations waiting for readiness, one FIFO per direction, kept in the handle slot itself
+/// (handle_slot::backend_q; no allocation per handle): a circular list through next_ of which the slot
+/// holds the tail (tail->next_ is the head). The handle's lock guards it.
+class slot_fifo {
+ public:
+  explicit slot_fifo(queue_node*& tail) noexcept : tail_(tail) {}
+  bool empty() const noexcept { return tail_ == nullptr; }
+  queue_node* front() const noexcept { return tail_ == nullptr ? nullptr : tail_->next_; }
+  void push(queue_node* n) noexcept {
+    if (tail_ == nullptr) {
+      n->next_ = n;
+    } else {
+      n->next_ = tail_->next_;
+      tail_->next_ = n;
+    }
+    tail_ = n;
+  }
+  queue_node* pop() noexcept {
+    queue_node* head = front();
+    if (head == nullptr) return nullptr;
+    if (head == tail_)
+      tail_ = nullptr;
+    else
+      tail_->next_ = head->next_;
+    head->next_ = nullptr;
+    return head;
+  }
+  /// Removes n if it is queued; O(n).
+  bool remove(queue_node* n) noexcept {
+    if (tail_ == nullptr) return false;
+    queue_node* prev = tail_;
+    do {
+      queue_node* it = prev->next_;
+      if (it == n) {
+        if (it == prev) {
+          tail_ = nullptr;  // the only one
+        } else {
+          prev->next_ = it->next_;
+          if (it == tail_) tail_ = prev;
+        }
+        it->next_ = nullptr;
+        return true;
+      }
+      prev = it;
+    } while (prev != tail_);
+    return false;
+  }
+
+ private:
+  queue_node*& tail_;
 };
+
+slot_fifo read_queue(handle_slot& h) noexcept { return slot_fifo(h.backend_q[0]); }
+slot_fifo write_queue(handle_slot& h) noexcept { return slot_fifo(h.backend_q[1]); }
+slot_fifo queue_of(handle_slot& h, const op_record& op) noexcept {
+  return op.code() == op_code::read ? read_queue(h) : write_queue(h);
+}
 
 std::system_error sys_error(int err, const char* what) {
   return std::system_error(err, std::generic_category(), fmt::format("epoll backend: {} failed", what));
@@ -79,35 +134,31 @@ class epoll_engine final : public engine {
 
   DWORD attach(handle_slot& h) noexcept override {
     if (h.kind == object_kind::file) return ERROR_SUCCESS;
-    auto* st = new (std::nothrow) stream_state();
-    if (st == nullptr) return ERROR_NOT_ENOUGH_MEMORY;
+    h.backend_q[0] = h.backend_q[1] = nullptr;
     struct epoll_event ev = {};
     ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
     ev.data.u64 = reinterpret_cast<std::uintptr_t>(h.value());
     if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, h.fd, &ev) != 0) {
       int err = errno;
-      delete st;
       // Not pollable (e.g. a character device without poll): served like a file, by blocking calls
       // on pool threads.
       if (err == EPERM) return ERROR_SUCCESS;
       return win32_from_errno(err, h.kind);
     }
-    h.backend = st;
-    h.set(hf_pollable);
+    h.set_backend(bf_pollable);
     return ERROR_SUCCESS;
   }
 
   void detach(handle_slot& h) noexcept override {
-    if (!h.has(hf_pollable)) return;
+    if (!h.has_backend(bf_pollable)) return;
     if (h.fd >= 0 && !stopped_.load(std::memory_order_acquire)) ::epoll_ctl(epfd_, EPOLL_CTL_DEL, h.fd, nullptr);
-    delete static_cast<stream_state*>(h.backend);
-    h.backend = nullptr;
+    h.backend_q[0] = h.backend_q[1] = nullptr;
   }
 
   bool close_early(handle_slot& h) noexcept override {
     // A stream's I/O happens only under its lock, and every pending operation was just cancelled, so
     // the descriptor can be closed now: the peer sees the close at once, not when the last routine ran.
-    if (!h.has(hf_pollable) || h.fd < 0) return false;
+    if (!h.has_backend(bf_pollable) || h.fd < 0) return false;
     if (!stopped_.load(std::memory_order_acquire)) ::epoll_ctl(epfd_, EPOLL_CTL_DEL, h.fd, nullptr);
     ::close(h.fd);
     h.fd = -1;
@@ -116,15 +167,14 @@ class epoll_engine final : public engine {
 
   void submit(op_record& op) noexcept override {
     handle_slot& h = *op.h;
-    if (h.has(hf_pollable)) {
+    if (h.has_backend(bf_pollable)) {
       DWORD result;
       {
         small_lock lock(h.lock);
         if (op.cancel_requested()) {
           result = ERROR_OPERATION_ABORTED;
         } else {
-          auto* st = static_cast<stream_state*>(h.backend);
-          node_fifo& q = op.code() == op_code::read ? st->rd : st->wr;
+          slot_fifo q = queue_of(h, op);
           result = q.empty() ? attempt(h, op) : k_again;
           if (result == k_again) {
             q.push(&op);
@@ -161,9 +211,8 @@ class epoll_engine final : public engine {
     // Called with the handle's lock held. A stream operation waiting for readiness is taken out of its
     // FIFO and completes now; a file operation completes when a pool thread reaches it (soon).
     handle_slot& h = *op.h;
-    if (!h.has(hf_pollable) || h.backend == nullptr) return;
-    auto* st = static_cast<stream_state*>(h.backend);
-    if (st->rd.remove(&op) || st->wr.remove(&op)) {
+    if (!h.has_backend(bf_pollable)) return;
+    if (queue_of(h, op).remove(&op)) {
       finish_locked(op, ERROR_OPERATION_ABORTED);
       op.kind_ = k_item_done;
       pool_.sched().push(&op);
@@ -204,10 +253,10 @@ class epoll_engine final : public engine {
       queue_node* last = nullptr;
       {
         small_lock lock(h->lock);
-        if (auto* st = static_cast<stream_state*>(h->backend); st != nullptr && h->fd >= 0) {
+        if (h->has_backend(bf_pollable) && h->fd >= 0) {
           std::uint32_t e = events[i].events;
-          if ((e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) drain(*h, st->rd, first, last);
-          if ((e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) drain(*h, st->wr, first, last);
+          if ((e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) drain(*h, read_queue(*h), first, last);
+          if ((e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) drain(*h, write_queue(*h), first, last);
         }
       }
       release_handle(h);
@@ -289,7 +338,7 @@ class epoll_engine final : public engine {
   }
 
   // Finishes the operations at the head of a FIFO that no longer block; collects them in first..last.
-  void drain(handle_slot& h, node_fifo& q, queue_node*& first, queue_node*& last) noexcept {
+  void drain(handle_slot& h, slot_fifo q, queue_node*& first, queue_node*& last) noexcept {
     while (!q.empty()) {
       auto& op = *static_cast<op_record*>(q.front());
       DWORD result = attempt(h, op);
@@ -330,7 +379,7 @@ class epoll_engine final : public engine {
         ssize_t n;
         if (h.kind == object_kind::socket) {
           n = ::recv(h.fd, op.buf, op.len, MSG_DONTWAIT);
-        } else if (!h.has(hf_nowait_off)) {
+        } else if (!h.has_backend(bf_nowait_off)) {
           struct iovec iov = {op.buf, op.len};
           n = ::preadv2(h.fd, &iov, 1, -1, RWF_NOWAIT);
           if (n < 0 && errno == EOPNOTSUPP) {
@@ -379,7 +428,7 @@ class epoll_engine final : public engine {
   }
 
   static ssize_t pipe_write(handle_slot& h, const char* p, std::size_t left) noexcept {
-    if (h.has(hf_nowait_off)) return ::write(h.fd, p, left);
+    if (h.has_backend(bf_nowait_off)) return ::write(h.fd, p, left);
     struct iovec iov = {const_cast<char*>(p), left};
     return ::pwritev2(h.fd, &iov, 1, -1, RWF_NOWAIT);
   }
@@ -389,7 +438,7 @@ class epoll_engine final : public engine {
   static void make_nonblocking(handle_slot& h) noexcept {
     int fl = ::fcntl(h.fd, F_GETFL);
     if (fl >= 0) ::fcntl(h.fd, F_SETFL, fl | O_NONBLOCK);
-    h.set(hf_nowait_off);
+    h.set_backend(bf_nowait_off);
   }
 
   // A zero-byte read waits for readability without consuming data (the IOCP idiom for sockets).

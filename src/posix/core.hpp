@@ -40,8 +40,6 @@ enum handle_flag : std::uint8_t {
   hf_read = 1u << 1,        // opened for reading
   hf_write = 1u << 2,       // opened for writing
   hf_callable = 1u << 3,    // the routine is a detail::routine_base*, not a function pointer
-  hf_pollable = 1u << 4,    // a stream the backend waits on by readiness (epoll)
-  hf_nowait_off = 1u << 5,  // RWF_NOWAIT is not supported on this descriptor: O_NONBLOCK was set
 };
 
 /// One entry of the handle table; exactly one cache line. A HANDLE is (generation << 32 | index + 1),
@@ -63,12 +61,15 @@ struct alignas(64) handle_slot {
     detail::routine_base* callable;
   };
   small_mutex lock;  // guards `pending` and the engine's per-handle queues
-  std::uint32_t index = 0;
-  op_record* pending = nullptr;  // doubly-linked list of the handle's pending operations
-  void* backend = nullptr;       // the engine's per-handle state
   // Synchronous calls using fd right now (guarded by lock): CloseHandle leaves the descriptor to the
   // last reference instead of closing it early while one runs, so its number cannot be reused under it.
   std::uint32_t sync_users = 0;
+  op_record* pending = nullptr;  // doubly-linked list of the handle's pending operations
+  // The engine's per-handle state, in the slot itself (no allocation per handle); guarded by lock.
+  union {
+    void* backend = nullptr;
+    detail::queue_node* backend_q[2];
+  };
 
   handle_slot() noexcept : fn(nullptr) {}
   HANDLE value() const noexcept;
@@ -91,6 +92,9 @@ handle_slot* acquire_handle(HANDLE h) noexcept;
 
 /// Drops a reference; the last one of a closed handle closes the descriptor and frees the slot.
 void release_handle(handle_slot* slot) noexcept;
+
+/// Drops n references at once (n > 0); as n calls of release_handle.
+void release_handle(handle_slot* slot, std::uint32_t n) noexcept;
 
 /// Takes one more reference on a slot the caller already holds one on.
 inline void retain_handle(handle_slot* slot) noexcept { slot->state.fetch_add(1, std::memory_order_relaxed); }
@@ -201,6 +205,11 @@ extern std::atomic<unsigned> overlapped_waiters;
 /// As finish_locked, taking the handle's lock itself.
 void finish(op_record& op, DWORD error) noexcept;
 
+/// As finish for n operations (errors[i] is ops[i]'s result), taking each handle's lock once per run of
+/// consecutive operations on that handle; then links them through next_ as items due (k_item_done),
+/// ops[0] first. n > 0.
+void finish_batch(op_record* const* ops, const DWORD* errors, unsigned n) noexcept;
+
 /// Runs the routine of a finished operation on the current pool thread and retires the operation.
 void deliver(op_record& op) noexcept;
 
@@ -239,6 +248,17 @@ struct worker {
   // This thread's share of the pool's count of owed routines (see pool_impl::enter); on its own
   // cache line so that the per-operation increments and decrements never bounce between cores.
   alignas(64) std::atomic<std::int64_t> owed{0};
+  // References of delivered operations not dropped yet, all on one handle (only this thread touches
+  // them; see deliver()): a run of routines for one handle drops their references with one atomic
+  // instead of one each, so that two threads serving one handle do not pass its line back and forth.
+  handle_slot* held = nullptr;
+  std::uint32_t held_refs = 0;
+  /// Drops the held references (before anything that may block, or a routine of another handle).
+  void drop_held() noexcept {
+    if (held_refs != 0) release_handle(held, held_refs);
+    held = nullptr;
+    held_refs = 0;
+  }
 };
 
 /// What a backend provides. Every engine is a final class deriving from `engine`; `backend_engine`
@@ -369,6 +389,8 @@ class scheduler {
   void push(queue_node* n) noexcept;
   /// Makes an item due on worker w (which must be the calling thread's).
   void push_local(worker& w, queue_node* n) noexcept;
+  /// As push_local for a chain of n items linked through next_ (first..last).
+  void push_local_chain(worker& w, queue_node* first, queue_node* last, unsigned n) noexcept;
   /// Makes an item due on any pool thread (the global FIFO), waking an idle one.
   void push_global(queue_node* n) noexcept;
   /// The worker slots in use (some may have exited), and one of them.

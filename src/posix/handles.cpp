@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The handle table and the operation records.
+#include <sys/mman.h>
 #include <unistd.h>
 
-#include <array>
 #include <mutex>
 #include <new>
 #include <vector>
@@ -13,57 +13,55 @@ namespace w3tp::posix {
 
 namespace {
 
-// Two-level table: chunks of slots that are allocated on demand and never freed, so a lookup never
-// races with a deallocation and needs no lock.
-constexpr std::uint32_t k_chunk_bits = 10;
-constexpr std::uint32_t k_chunk_size = 1u << k_chunk_bits;
-constexpr std::uint32_t k_max_chunks = 1u << 12;  // 4 M handles
+// One range of address space reserved for every slot there can be (PROT_NONE: it costs no memory and
+// counts against no commit limit), made readable and writable k_grow_slots at a time as the table
+// grows. Slots are constructed when first handed out and never freed, so a lookup never races with a
+// deallocation and needs no lock, an index is the slot's position, and memory grows with the handles
+// in use (a slot and nothing more each: 64 bytes).
+constexpr std::uint32_t k_max_slots = 1u << 22;  // 4 M handles, 256 MiB of address space
+constexpr std::uint32_t k_grow_slots = 1024;     // 64 KiB at a time
 constexpr std::uint32_t k_max_generation = 0x7FFFFFFFu;
 
 struct table {
-  std::array<std::atomic<handle_slot*>, k_max_chunks> chunks{};
-  std::atomic<std::uint32_t> used{0};  // slots ever handed out
-  std::mutex free_mu;
+  handle_slot* base = nullptr;         // k_max_slots slots, of which `used` are constructed
+  std::atomic<std::uint32_t> used{0};  // slots constructed (published with release)
+  std::uint32_t mapped = 0;            // slots readable and writable (free_mu)
+  std::mutex free_mu;                  // the free list, growing the table
   std::vector<std::uint32_t> free_list;
 };
 
 table& the_table() {
   // Never destroyed: handles may be closed by static destructors and threads that outlive main.
-  static table* t = new table();
+  static table* t = [] {
+    auto* tb = new table();
+    void* p = ::mmap(nullptr, std::size_t{k_max_slots} * sizeof(handle_slot), PROT_NONE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    tb->base = p == MAP_FAILED ? nullptr : static_cast<handle_slot*>(p);
+    return tb;
+  }();
   return *t;
 }
 
-handle_slot* slot_at(table& t, std::uint32_t index) noexcept {
-  std::uint32_t chunk = index >> k_chunk_bits;
-  if (chunk >= k_max_chunks) return nullptr;
-  handle_slot* c = t.chunks[chunk].load(std::memory_order_acquire);
-  return c == nullptr ? nullptr : &c[index & (k_chunk_size - 1)];
-}
+handle_slot* slot_at(table& t, std::uint32_t index) noexcept { return &t.base[index]; }
 
 handle_slot* new_slot(table& t) noexcept {
-  {
-    std::lock_guard lock(t.free_mu);
-    if (!t.free_list.empty()) {
-      std::uint32_t index = t.free_list.back();
-      t.free_list.pop_back();
-      return slot_at(t, index);
-    }
+  std::lock_guard lock(t.free_mu);
+  if (!t.free_list.empty()) {
+    std::uint32_t index = t.free_list.back();
+    t.free_list.pop_back();
+    return slot_at(t, index);
   }
-  std::uint32_t index = t.used.fetch_add(1, std::memory_order_relaxed);
-  std::uint32_t chunk = index >> k_chunk_bits;
-  if (chunk >= k_max_chunks) return nullptr;
-  handle_slot* c = t.chunks[chunk].load(std::memory_order_acquire);
-  if (c == nullptr) {
-    auto* fresh = new (std::nothrow) handle_slot[k_chunk_size];
-    if (fresh == nullptr) return nullptr;
-    for (std::uint32_t i = 0; i < k_chunk_size; ++i) {
-      fresh[i].index = (chunk << k_chunk_bits) | i;
-      fresh[i].state.store(k_closed_bit, std::memory_order_relaxed);  // generation 0: never valid
-    }
-    if (!t.chunks[chunk].compare_exchange_strong(c, fresh, std::memory_order_acq_rel)) delete[] fresh;
-    c = t.chunks[chunk].load(std::memory_order_acquire);
+  const std::uint32_t index = t.used.load(std::memory_order_relaxed);
+  if (t.base == nullptr || index >= k_max_slots) return nullptr;
+  if (index == t.mapped) {
+    if (::mprotect(&t.base[index], std::size_t{k_grow_slots} * sizeof(handle_slot), PROT_READ | PROT_WRITE) != 0)
+      return nullptr;
+    t.mapped += k_grow_slots;
   }
-  return &c[index & (k_chunk_size - 1)];
+  auto* s = new (&t.base[index]) handle_slot();
+  s->state.store(k_closed_bit, std::memory_order_relaxed);  // generation 0: never valid
+  t.used.store(index + 1, std::memory_order_release);
+  return s;
 }
 
 // Runs once, when the last reference of a closed handle is dropped.
@@ -77,7 +75,7 @@ void destroy_slot(handle_slot* s) noexcept {
   s->flags.store(0, std::memory_order_relaxed);
   s->backend_flags.store(0, std::memory_order_relaxed);
   s->sync_users = 0;
-  s->backend = nullptr;
+  s->backend_q[0] = s->backend_q[1] = nullptr;
   s->pending = nullptr;
   s->pool.store(nullptr, std::memory_order_relaxed);
 
@@ -89,7 +87,7 @@ void destroy_slot(handle_slot* s) noexcept {
   } else {
     s->state.store(k_closed_bit | ((gen + 1) << 32), std::memory_order_release);
     std::lock_guard lock(t.free_mu);
-    t.free_list.push_back(s->index);
+    t.free_list.push_back(static_cast<std::uint32_t>(s - t.base));
   }
   if (pool != nullptr) pool->release();
 }
@@ -98,6 +96,7 @@ void destroy_slot(handle_slot* s) noexcept {
 
 HANDLE handle_slot::value() const noexcept {
   std::uint64_t gen = state.load(std::memory_order_relaxed) >> 32;
+  auto index = static_cast<std::uint64_t>(this - the_table().base);
   return reinterpret_cast<HANDLE>(static_cast<std::uintptr_t>((gen << 32) | (index + 1u)));
 }
 
@@ -112,7 +111,7 @@ handle_slot* create_handle(int fd, object_kind kind, std::uint8_t flags) noexcep
   s->sync_users = 0;
   s->fn = nullptr;
   s->pending = nullptr;
-  s->backend = nullptr;
+  s->backend_q[0] = s->backend_q[1] = nullptr;
   std::uint64_t gen = s->state.load(std::memory_order_relaxed) >> 32;
   if (gen == 0) gen = 1;  // a fresh slot
   s->state.store((gen << 32) | 1u, std::memory_order_release);
@@ -128,7 +127,6 @@ handle_slot* acquire_handle(HANDLE h) noexcept {
   table& t = the_table();
   if (low - 1 >= t.used.load(std::memory_order_acquire)) return nullptr;
   handle_slot* s = slot_at(t, low - 1);
-  if (s == nullptr) return nullptr;
   std::uint64_t st = s->state.load(std::memory_order_acquire);
   for (;;) {
     if ((st >> 32) != gen || (st & k_closed_bit) != 0 || (st & k_ref_mask) == 0) return nullptr;
@@ -141,12 +139,16 @@ void release_handle(handle_slot* s) noexcept {
   if ((prev & k_ref_mask) == 1 && (prev & k_closed_bit) != 0) destroy_slot(s);
 }
 
+void release_handle(handle_slot* s, std::uint32_t n) noexcept {
+  std::uint64_t prev = s->state.fetch_sub(n, std::memory_order_acq_rel);
+  if ((prev & k_ref_mask) == n && (prev & k_closed_bit) != 0) destroy_slot(s);
+}
+
 void for_each_handle_impl(void (*fn)(handle_slot*, void*), void* ctx) {
   table& t = the_table();
   std::uint32_t used = t.used.load(std::memory_order_acquire);
   for (std::uint32_t i = 0; i < used; ++i) {
     handle_slot* s = slot_at(t, i);
-    if (s == nullptr) continue;
     // Take a reference only on a live, open slot.
     std::uint64_t st = s->state.load(std::memory_order_acquire);
     bool got = false;
