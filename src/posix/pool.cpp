@@ -48,6 +48,18 @@ void finish(op_record& op, DWORD error) noexcept {
   finish_locked(op, error);
 }
 
+void finish_batch(op_record* const* ops, const DWORD* errors, unsigned n) noexcept {
+  for (unsigned i = 0; i < n;) {
+    handle_slot* h = ops[i]->h;
+    small_lock lock(h->lock);
+    for (; i < n && ops[i]->h == h; ++i) {
+      finish_locked(*ops[i], errors[i]);
+      ops[i]->kind_ = k_item_done;
+      ops[i]->next_ = i + 1 < n ? ops[i + 1] : nullptr;
+    }
+  }
+}
+
 void deliver(op_record& op) noexcept {
   handle_slot* h = op.h;
   pool_impl* pool = h->pool.load(std::memory_order_relaxed);
@@ -55,6 +67,10 @@ void deliver(op_record& op) noexcept {
   DWORD error = op.error;
   DWORD bytes = op.done;
   OVERLAPPED* ov = op.ov;
+  // The references held from earlier routines of another handle go before this routine runs (it may
+  // block); those of this handle stay held: this operation's own reference keeps the handle alive
+  // until the routine has returned anyway, so holding them longer delays nothing.
+  if (w != nullptr && w->held != h) w->drop_held();
   if (w != nullptr) w->begin_routine();
   if (h->has(hf_callable)) {
     detail::routine_base* r = h->callable;
@@ -63,10 +79,15 @@ void deliver(op_record& op) noexcept {
     LPOVERLAPPED_COMPLETION_ROUTINE fn = h->fn;
     pool->guarded([&] { fn(error, bytes, ov); });
   }
-  if (w != nullptr) w->end_routine();
-  // The pool outlives this call: the worker thread running it holds a reference.
-  release_handle(h);
   free_op(&op);
+  // The pool outlives this call: the worker thread running it holds a reference.
+  if (w != nullptr) {
+    w->end_routine();
+    w->held = h;
+    ++w->held_refs;
+  } else {
+    release_handle(h);
+  }
   pool->leave();
 }
 
@@ -146,6 +167,20 @@ void scheduler::push_local(worker& w, queue_node* n) noexcept {
     // Due behind a routine that may run long: make sure an idle thread looks soon.
     engine_->arm_watchdog();
   }
+}
+
+void scheduler::push_local_chain(worker& w, queue_node* first, queue_node* last, unsigned n) noexcept {
+  unsigned size;
+  {
+    small_lock lock(w.lock);
+    w.local.push_chain(first, last);
+    size = w.local_size.fetch_add(n, std::memory_order_relaxed) + n;
+  }
+  if (idle_.load(std::memory_order_seq_cst) == 0) return;
+  if (size > 1)
+    wake_idle();
+  else if (w.in_routine.load(std::memory_order_relaxed))
+    engine_->arm_watchdog();
 }
 
 void scheduler::push(queue_node* n) noexcept {
@@ -304,11 +339,13 @@ void scheduler::run(worker& w) {
       } else if (gate_asleep_.load(std::memory_order_seq_cst)) {
         wake_gate();  // no thread is idle any more: the gate watches for starvation
       }
+      if (n->kind_ != k_item_done) w.drop_held();
       run_item(w, n);
       // Under a steady stream of local work, still reap I/O now and then.
       if ((++tick & 63u) == 0) engine_->poll(w, false);
       continue;
     }
+    w.drop_held();  // nothing due here: this thread may sleep, park or leave
     if (stop_.load(std::memory_order_acquire)) break;
     if (w.extra && engine_->can_retire(w)) {
       // DecrementThreadCount: an extra thread leaves the pool once it is idle.
@@ -331,6 +368,7 @@ void scheduler::run(worker& w) {
     idle_.fetch_sub(1, std::memory_order_seq_cst);
     w.idle.store(false, std::memory_order_relaxed);
   }
+  w.drop_held();
   engine_->worker_stop(w);
   t_worker = nullptr;
 }

@@ -585,16 +585,27 @@ class uring_engine final : public engine {
     return reap_locked(w, rs) != 0;
   }
 
-  // Completes a batch of rs's completions on worker w; the caller holds rs.cq_mu.
+  // Completes a batch of rs's completions on worker w; the caller holds rs.cq_mu. The operations are
+  // finished together (one lock per run on one handle) and made due here as one chain.
   unsigned reap_locked(worker& w, ring_state& rs) noexcept {
     struct io_uring_cqe* cqes[k_reap_batch];
-    unsigned n = io_uring_peek_batch_cqe(&rs.ring, cqes, k_reap_batch);
-    for (unsigned i = 0; i < n; ++i) complete(w, rs, cqes[i]->user_data, cqes[i]->res);
+    op_record* ops[k_reap_batch];
+    DWORD errors[k_reap_batch];
+    unsigned n = io_uring_peek_batch_cqe(&rs.ring, cqes, k_reap_batch), done = 0;
+    for (unsigned i = 0; i < n; ++i) {
+      if (op_record* op = complete(w, rs, cqes[i]->user_data, cqes[i]->res, errors[done])) ops[done++] = op;
+    }
     io_uring_cq_advance(&rs.ring, n);
+    if (done != 0) {
+      finish_batch(ops, errors, done);
+      pool_.sched().push_local_chain(w, ops[0], ops[done - 1], done);
+    }
     return n;
   }
 
-  void complete(worker& w, ring_state& rs, std::uint64_t tag, int res) noexcept {
+  // One completion: the engine's own requests are handled here (nullptr); an operation that has ended
+  // is returned with its result in `error`, to be finished by the caller; a short write goes on.
+  op_record* complete(worker& w, ring_state& rs, std::uint64_t tag, int res, DWORD& error) noexcept {
     if (tag < 4096) {
       if (tag == k_tag_watchdog) watchdog_until_.store(0, std::memory_order_release);
       if (tag == k_tag_timer) rs.timer_armed.store(false, std::memory_order_release);
@@ -606,13 +617,12 @@ class uring_engine final : public engine {
           arm_wake(rs);
         }
       }
-      return;
+      return nullptr;
     }
     rs.in_flight.fetch_sub(1, std::memory_order_relaxed);
     auto& op = *reinterpret_cast<op_record*>(static_cast<std::uintptr_t>(tag));
     kernel_handoff_acquire(&op);
     handle_slot& h = *op.h;
-    DWORD error;
     if (op.code() == op_code::write) {
       if (res > 0) {
         op.done += static_cast<std::uint32_t>(res);
@@ -621,7 +631,7 @@ class uring_engine final : public engine {
           auto* own = static_cast<ring_state*>(w.engine_state.load(std::memory_order_acquire));
           if (own != nullptr && !op.cancel_requested()) {
             prepare(w, *own, op);
-            return;
+            return nullptr;
           }
           error = op.cancel_requested() ? ERROR_OPERATION_ABORTED : ERROR_IO_DEVICE;
         } else {
@@ -660,8 +670,7 @@ class uring_engine final : public engine {
     // broken pipe after the close, the cancel itself) reports the cancel, as the call that asked for
     // it promised (the cancel may reach the ring after the close of another descriptor ended it).
     if (res <= 0 && error != ERROR_OPERATION_ABORTED && op.cancel_requested()) error = ERROR_OPERATION_ABORTED;
-    finish(op, error);
-    make_due(w, op);
+    return &op;
   }
 
   // Submits and reaps on behalf of threads that are busy in a routine. True if it reaped anything.
