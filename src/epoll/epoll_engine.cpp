@@ -24,6 +24,7 @@
 #include <fmt/format.h>
 
 #include "posix/core.hpp"
+#include "posix/results.hpp"
 #include "posix/signals.hpp"
 
 namespace w3tp::posix {
@@ -96,9 +97,6 @@ class slot_fifo {
 
 slot_fifo read_queue(handle_slot& h) noexcept { return slot_fifo(h.backend_q[0]); }
 slot_fifo write_queue(handle_slot& h) noexcept { return slot_fifo(h.backend_q[1]); }
-slot_fifo queue_of(handle_slot& h, const op_record& op) noexcept {
-  return op.code() == op_code::read ? read_queue(h) : write_queue(h);
-}
 
 std::system_error sys_error(int err, const char* what) {
   return std::system_error(err, std::generic_category(), fmt::format("epoll backend: {} failed", what));
@@ -174,10 +172,10 @@ class epoll_engine final : public engine {
         if (op.cancel_requested()) {
           result = ERROR_OPERATION_ABORTED;
         } else {
-          slot_fifo q = queue_of(h, op);
-          result = q.empty() ? attempt(h, op) : k_again;
+          queue_node** q = fifo_of(h, op.code());
+          result = q == nullptr ? k_not_io_error : slot_fifo(*q).empty() ? attempt(h, op) : k_again;
           if (result == k_again) {
-            q.push(&op);
+            slot_fifo(*q).push(&op);
             return;
           }
         }
@@ -196,8 +194,7 @@ class epoll_engine final : public engine {
       struct iovec iov = {op.buf, op.len};
       ssize_t n = ::preadv2(h.fd, &iov, 1, static_cast<off_t>(op.offset()), RWF_NOWAIT);
       if (n >= 0 || (errno != EAGAIN && errno != EOPNOTSUPP && errno != EINTR)) {
-        DWORD result = read_result(h, op, n);
-        finish(op, result);
+        finish(op, after_cancel(read_result(h, op, n), n, op));
         make_due(op);
         return;
       }
@@ -212,7 +209,7 @@ class epoll_engine final : public engine {
     // FIFO and completes now; a file operation completes when a pool thread reaches it (soon).
     handle_slot& h = *op.h;
     if (!h.has_backend(bf_pollable)) return;
-    if (queue_of(h, op).remove(&op)) {
+    if (queue_node** q = fifo_of(h, op.code()); q != nullptr && slot_fifo(*q).remove(&op)) {
       finish_locked(op, ERROR_OPERATION_ABORTED);
       op.kind_ = k_item_done;
       pool_.sched().push(&op);
@@ -355,46 +352,57 @@ class epoll_engine final : public engine {
     }
   }
 
-  static DWORD read_result(const handle_slot& h, op_record& op, ssize_t n) noexcept {
-    if (n > 0) {
-      op.done = static_cast<std::uint32_t>(n);
-      return ERROR_SUCCESS;
+  // The FIFO where a stream operation waits for readiness (one per direction); nullptr for a code that
+  // is no I/O.
+  static queue_node** fifo_of(handle_slot& h, op_code code) noexcept {
+    switch (code) {
+      case op_code::read: return &h.backend_q[0];
+      case op_code::write: return &h.backend_q[1];
+      case op_code::post: return nullptr;
     }
-    if (n == 0) {
-      if (op.len == 0) return ERROR_SUCCESS;
-      switch (h.kind) {
-        case object_kind::file: return ERROR_HANDLE_EOF;
-        case object_kind::pipe: return ERROR_BROKEN_PIPE;
-        default: return ERROR_SUCCESS;  // a socket's orderly close: success with 0 bytes
-      }
-    }
-    return win32_from_errno(errno, h.kind);
+    return nullptr;
   }
 
-  // One non-blocking try of a stream operation, under the handle's lock: a result, or k_again.
+  // A read's syscall returned n (bytes, or -1 with errno): its Win32 error (op.done set to the bytes).
+  static DWORD read_result(const handle_slot& h, op_record& op, ssize_t n) noexcept {
+    if (n > 0) op.done = static_cast<std::uint32_t>(n);
+    return read_error(h.kind, op.len, n >= 0 ? static_cast<long>(n) : -static_cast<long>(errno));
+  }
+
+  // One non-blocking try of a stream operation, under the handle's lock: a result, or k_again. (A
+  // cancelled operation never gets here: cancel() takes it out of its FIFO under the same lock.)
   DWORD attempt(handle_slot& h, op_record& op) noexcept {
-    if (op.code() == op_code::read) {
-      if (op.len == 0) return zero_byte_read(h);
-      for (;;) {
-        ssize_t n;
-        if (h.kind == object_kind::socket) {
-          n = ::recv(h.fd, op.buf, op.len, MSG_DONTWAIT);
-        } else if (!h.has_backend(bf_nowait_off)) {
-          struct iovec iov = {op.buf, op.len};
-          n = ::preadv2(h.fd, &iov, 1, -1, RWF_NOWAIT);
-          if (n < 0 && errno == EOPNOTSUPP) {
-            make_nonblocking(h);
-            continue;
-          }
-        } else {
-          n = ::read(h.fd, op.buf, op.len);
-        }
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && errno == EAGAIN) return k_again;
-        return read_result(h, op, n);
-      }
+    switch (op.code()) {
+      case op_code::read: return attempt_read(h, op);
+      case op_code::write: return attempt_write(h, op);
+      case op_code::post: return k_not_io_error;
     }
-    if (op.len == 0) return ERROR_SUCCESS;
+    return k_not_io_error;
+  }
+
+  static DWORD attempt_read(handle_slot& h, op_record& op) noexcept {
+    if (op.len == 0) return zero_byte_read(h);
+    for (;;) {
+      ssize_t n;
+      if (h.kind == object_kind::socket) {
+        n = ::recv(h.fd, op.buf, op.len, MSG_DONTWAIT);
+      } else if (!h.has_backend(bf_nowait_off)) {
+        struct iovec iov = {op.buf, op.len};
+        n = ::preadv2(h.fd, &iov, 1, -1, RWF_NOWAIT);
+        if (n < 0 && errno == EOPNOTSUPP) {
+          make_nonblocking(h);
+          continue;
+        }
+      } else {
+        n = ::read(h.fd, op.buf, op.len);
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) return k_again;
+      return read_result(h, op, n);
+    }
+  }
+
+  static DWORD attempt_write(handle_slot& h, op_record& op) noexcept {
     while (op.done < op.len) {
       ssize_t n;
       char* p = op.buf + op.done;
@@ -406,7 +414,7 @@ class epoll_engine final : public engine {
         // an application thread blocks it around this write.
         if (on_any_pool_thread()) {
           n = pipe_write(h, p, left);
-          if (n < 0 && errno == EPIPE) drain_signal(SIGPIPE);
+          if (n < 0) drain_write_signal(errno);
         } else {
           quiet_signals quiet;
           n = pipe_write(h, p, left);
@@ -422,9 +430,9 @@ class epoll_engine final : public engine {
       }
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EAGAIN) return k_again;
-      return n == 0 ? ERROR_NO_DATA : win32_from_errno(errno, h.kind);
+      return write_error(h.kind, n == 0 ? 0 : -static_cast<long>(errno));
     }
-    return ERROR_SUCCESS;
+    return ERROR_SUCCESS;  // all written (a write of 0 bytes makes no call)
   }
 
   static ssize_t pipe_write(handle_slot& h, const char* p, std::size_t left) noexcept {
@@ -445,27 +453,31 @@ class epoll_engine final : public engine {
   static DWORD zero_byte_read(handle_slot& h) noexcept {
     struct pollfd p = {h.fd, POLLIN | POLLRDHUP, 0};
     if (::poll(&p, 1, 0) <= 0) return k_again;
-    if ((p.revents & POLLIN) != 0) return ERROR_SUCCESS;
-    if (h.kind == object_kind::pipe && (p.revents & POLLHUP) != 0) return ERROR_BROKEN_PIPE;
-    if ((p.revents & POLLERR) != 0) {
-      int err = 0;
-      socklen_t len = sizeof err;
-      if (::getsockopt(h.fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0) return win32_from_errno(err, h.kind);
-    }
-    return ERROR_SUCCESS;
+    return zero_byte_read_error(h.kind, static_cast<unsigned short>(p.revents), h.fd);
   }
 
   // A file operation (or one on a stream that cannot be polled), as a blocking call on a pool thread.
+  // A cancel asked for while it ran wins over a result without data, as on io_uring (after_cancel).
   static DWORD blocking_io(handle_slot& h, op_record& op) noexcept {
-    const bool positioned = h.kind == object_kind::file;
-    if (op.code() == op_code::read) {
-      for (;;) {
-        ssize_t n =
-            positioned ? ::pread(h.fd, op.buf, op.len, static_cast<off_t>(op.offset())) : ::read(h.fd, op.buf, op.len);
-        if (n < 0 && errno == EINTR) continue;
-        return read_result(h, op, n);
-      }
+    switch (op.code()) {
+      case op_code::read: return blocking_read(h, op);
+      case op_code::write: return blocking_write(h, op);
+      case op_code::post: return k_not_io_error;
     }
+    return k_not_io_error;
+  }
+
+  static DWORD blocking_read(handle_slot& h, op_record& op) noexcept {
+    for (;;) {
+      ssize_t n = h.kind == object_kind::file ? ::pread(h.fd, op.buf, op.len, static_cast<off_t>(op.offset()))
+                                              : ::read(h.fd, op.buf, op.len);
+      if (n < 0 && errno == EINTR) continue;
+      return after_cancel(read_result(h, op, n), n, op);
+    }
+  }
+
+  static DWORD blocking_write(handle_slot& h, op_record& op) noexcept {
+    const bool positioned = h.kind == object_kind::file;
     while (op.done < op.len) {
       ssize_t n = positioned
                       ? ::pwrite(h.fd, op.buf + op.done, op.len - op.done, static_cast<off_t>(op.offset() + op.done))
@@ -475,10 +487,9 @@ class epoll_engine final : public engine {
         continue;
       }
       if (n < 0 && errno == EINTR) continue;
-      int err = n == 0 ? ENOSPC : errno;
-      if (err == EFBIG) drain_signal(SIGXFSZ);
-      if (err == EPIPE) drain_signal(SIGPIPE);
-      return win32_from_errno(err, h.kind);
+      const long res = n == 0 ? 0 : -static_cast<long>(errno);
+      if (res < 0) drain_write_signal(static_cast<int>(-res));  // a pool thread: both signals are blocked
+      return after_cancel(write_error(h.kind, res), res, op);
     }
     return ERROR_SUCCESS;
   }

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "posix/core.hpp"
+#include "posix/results.hpp"
 #include "posix/signals.hpp"
 
 namespace w3tp::posix {
@@ -85,6 +86,48 @@ void wait_ready(int fd, short events) noexcept {
   }
 }
 
+// A synchronous read on descriptor fd into buf: its Win32 error (done set to the bytes read). `offset` is
+// the position when `positioned` (an OVERLAPPED on a file), else the descriptor's own is used.
+DWORD sync_read(const handle_slot& h, int fd, bool positioned, off_t offset, char* buf, DWORD len, DWORD& done) {
+  for (;;) {
+    ssize_t n = positioned ? ::pread(fd, buf, len, offset)
+                           : (h.kind == object_kind::socket ? ::recv(fd, buf, len, 0) : ::read(fd, buf, len));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      wait_ready(fd, POLLIN);
+      continue;
+    }
+    if (n > 0) done = static_cast<DWORD>(n);
+    return read_error(h.kind, len, n >= 0 ? static_cast<long>(n) : -static_cast<long>(errno));
+  }
+}
+
+// A synchronous write of buf to descriptor fd, until all of it is written or it fails: its Win32 error
+// (done set to the bytes written).
+DWORD sync_write(const handle_slot& h, int fd, bool positioned, off_t offset, const char* buf, DWORD len, DWORD& done) {
+  quiet_signals quiet;  // on any thread: SIGPIPE / SIGXFSZ blocked around the write, and discarded
+  while (done < len) {
+    ssize_t n;
+    if (positioned)
+      n = ::pwrite(fd, buf + done, len - done, offset + done);
+    else if (h.kind == object_kind::socket)
+      n = ::send(fd, buf + done, len - done, MSG_NOSIGNAL);
+    else
+      n = ::write(fd, buf + done, len - done);
+    if (n > 0) {
+      done += static_cast<DWORD>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      wait_ready(fd, POLLOUT);
+      continue;
+    }
+    return write_error(h.kind, n == 0 ? 0 : -static_cast<long>(errno));
+  }
+  return ERROR_SUCCESS;
+}
+
 // A synchronous read or write on descriptor fd (h's, pinned by the caller): no OVERLAPPED, or a handle
 // that is not associated with a pool.
 BOOL sync_io(const handle_slot& h, int fd, op_code code, char* buf, DWORD len, LPDWORD transferred, LPOVERLAPPED ov) {
@@ -93,64 +136,41 @@ BOOL sync_io(const handle_slot& h, int fd, op_code code, char* buf, DWORD len, L
   DWORD done = 0;
   DWORD error = ERROR_SUCCESS;
   if (transferred != nullptr) *transferred = 0;
-  if (code == op_code::read) {
-    for (;;) {
-      ssize_t n = positioned ? ::pread(fd, buf, len, offset)
-                             : (h.kind == object_kind::socket ? ::recv(fd, buf, len, 0) : ::read(fd, buf, len));
-      if (n >= 0) {
-        done = static_cast<DWORD>(n);
-        if (n == 0 && len > 0 && h.kind == object_kind::pipe) error = ERROR_BROKEN_PIPE;
-        if (n == 0 && len > 0 && positioned) error = ERROR_HANDLE_EOF;
-        break;
-      }
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) {
-        wait_ready(fd, POLLIN);
-        continue;
-      }
-      error = win32_from_errno(errno, h.kind);
-      break;
-    }
-  } else {
-    quiet_signals quiet;
-    while (done < len) {
-      ssize_t n;
-      if (positioned)
-        n = ::pwrite(fd, buf + done, len - done, offset + done);
-      else if (h.kind == object_kind::socket)
-        n = ::send(fd, buf + done, len - done, MSG_NOSIGNAL);
-      else
-        n = ::write(fd, buf + done, len - done);
-      if (n > 0) {
-        done += static_cast<DWORD>(n);
-        continue;
-      }
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && errno == EAGAIN) {
-        wait_ready(fd, POLLOUT);
-        continue;
-      }
-      error = n == 0 ? ERROR_DISK_FULL : win32_from_errno(errno, h.kind);
-      break;
-    }
+  switch (code) {
+    case op_code::read: error = sync_read(h, fd, positioned, offset, buf, len, done); break;
+    case op_code::write: error = sync_write(h, fd, positioned, offset, buf, len, done); break;
+    case op_code::post: error = k_not_io_error; break;
   }
   if (ov != nullptr) {
     ov->InternalHigh = done;
     std::atomic_ref<ULONG_PTR>(ov->Internal).store(status_from_win32(error), std::memory_order_release);
   }
   if (transferred != nullptr) *transferred = done;
-  // A synchronous read at the end of a file succeeds with 0 bytes, as on Windows.
+  // A synchronous read at the end of a file succeeds with 0 bytes, as on Windows (read_error says
+  // ERROR_HANDLE_EOF for the end of any file, however it was read).
   if (error == ERROR_HANDLE_EOF && ov == nullptr) error = ERROR_SUCCESS;
   if (error != ERROR_SUCCESS) return fail(error);
   set_last_error(ERROR_SUCCESS);
   return TRUE;
 }
 
+// The access a handle needs for an operation code (0: the code is no I/O).
+constexpr std::uint8_t access_needed(op_code code) noexcept {
+  switch (code) {
+    case op_code::read: return hf_read;
+    case op_code::write: return hf_write;
+    case op_code::post: return 0;
+  }
+  return 0;
+}
+
 BOOL start_io(op_code code, HANDLE hFile, char* buf, DWORD len, LPDWORD transferred, LPOVERLAPPED ov) {
   handle_ref ref(hFile);
   if (!ref) return fail(ERROR_INVALID_HANDLE);
   handle_slot& h = *ref.get();
-  if (!h.has(code == op_code::read ? hf_read : hf_write)) return fail(ERROR_ACCESS_DENIED);
+  const std::uint8_t access = access_needed(code);
+  if (access == 0) return fail(k_not_io_error);
+  if (!h.has(static_cast<handle_flag>(access))) return fail(ERROR_ACCESS_DENIED);
   if (buf == nullptr && len != 0) return fail(ERROR_NOACCESS);
   pool_impl* pool = h.pool.load(std::memory_order_acquire);
   // Associated with a pool of the parent process (a child of fork()): nothing serves it here, and its

@@ -2,6 +2,7 @@
 // SIGPIPE and SIGXFSZ discipline: Windows has neither signal, so no w3tp operation may raise one.
 #pragma once
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
@@ -18,6 +19,13 @@ inline void drain_signal(int sig) noexcept {
   sigaddset(&one, sig);
   const struct timespec zero = {0, 0};
   ::sigtimedwait(&one, nullptr, &zero);
+}
+
+/// On a thread that keeps SIGPIPE and SIGXFSZ blocked (a pool thread), after a write failed with errno
+/// err: discards the signal that the failure raised (EPIPE: SIGPIPE, EFBIG: SIGXFSZ), if any.
+inline void drain_write_signal(int err) noexcept {
+  if (err == EPIPE) drain_signal(SIGPIPE);
+  if (err == EFBIG) drain_signal(SIGXFSZ);
 }
 
 /// Blocks SIGPIPE and SIGXFSZ on an application thread for the duration of one write, and discards

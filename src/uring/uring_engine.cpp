@@ -36,6 +36,7 @@
 #include <fmt/format.h>
 
 #include "posix/core.hpp"
+#include "posix/results.hpp"
 #include "posix/signals.hpp"
 
 #if defined(__SANITIZE_THREAD__)
@@ -558,24 +559,32 @@ class uring_engine final : public engine {
     if (w.in_routine.load(std::memory_order_relaxed) && pool_.sched().idle_count() > 0) arm_watchdog();
   }
 
+  // One request per operation code; a new code that is not handled here fails the build (-Wswitch).
   static void prep_sqe(struct io_uring_sqe* sqe, const handle_slot& h, const op_record& op) noexcept {
+    switch (op.code()) {
+      case op_code::read: prep_read(sqe, h, op); return;
+      case op_code::write: prep_write(sqe, h, op); return;
+      case op_code::post: io_uring_prep_nop(sqe); return;  // never submitted; complete() fails it
+    }
+  }
+
+  static void prep_read(struct io_uring_sqe* sqe, const handle_slot& h, const op_record& op) noexcept {
+    if (op.len == 0 && h.kind != object_kind::file)
+      io_uring_prep_poll_add(sqe, h.fd, POLLIN | POLLRDHUP);  // a zero-byte read waits for data
+    else if (h.kind == object_kind::socket)
+      io_uring_prep_recv(sqe, h.fd, op.buf, op.len, 0);
+    else
+      io_uring_prep_read(sqe, h.fd, op.buf, op.len, h.kind == object_kind::file ? op.offset() : ~std::uint64_t{0});
+  }
+
+  // The rest of a write (op.done bytes went already, see write_result).
+  static void prep_write(struct io_uring_sqe* sqe, const handle_slot& h, const op_record& op) noexcept {
     char* p = op.buf + op.done;
     unsigned left = op.len - op.done;
-    const bool file = h.kind == object_kind::file;
-    const std::uint64_t offset = file ? op.offset() + op.done : static_cast<std::uint64_t>(-1);
-    if (op.code() == op_code::read) {
-      if (op.len == 0 && !file)
-        io_uring_prep_poll_add(sqe, h.fd, POLLIN | POLLRDHUP);  // a zero-byte read waits for data
-      else if (h.kind == object_kind::socket)
-        io_uring_prep_recv(sqe, h.fd, p, left, 0);
-      else
-        io_uring_prep_read(sqe, h.fd, p, left, offset);
-    } else {
-      if (h.kind == object_kind::socket)
-        io_uring_prep_send(sqe, h.fd, p, left, MSG_NOSIGNAL);
-      else
-        io_uring_prep_write(sqe, h.fd, p, left, offset);
-    }
+    if (h.kind == object_kind::socket)
+      io_uring_prep_send(sqe, h.fd, p, left, MSG_NOSIGNAL);
+    else
+      io_uring_prep_write(sqe, h.fd, p, left, h.kind == object_kind::file ? op.offset() + op.done : ~std::uint64_t{0});
   }
 
   // Reaps rs's completions into worker w's local queue.
@@ -622,55 +631,52 @@ class uring_engine final : public engine {
     rs.in_flight.fetch_sub(1, std::memory_order_relaxed);
     auto& op = *reinterpret_cast<op_record*>(static_cast<std::uintptr_t>(tag));
     kernel_handoff_acquire(&op);
-    handle_slot& h = *op.h;
-    if (op.code() == op_code::write) {
-      if (res > 0) {
-        op.done += static_cast<std::uint32_t>(res);
-        if (op.done < op.len) {
-          // A short write: the rest goes on as a new request, so the routine never sees a short success.
-          auto* own = static_cast<ring_state*>(w.engine_state.load(std::memory_order_acquire));
-          if (own != nullptr && !op.cancel_requested()) {
-            prepare(w, *own, op);
-            return nullptr;
-          }
-          error = op.cancel_requested() ? ERROR_OPERATION_ABORTED : ERROR_IO_DEVICE;
-        } else {
-          error = ERROR_SUCCESS;
-        }
-      } else if (res == 0) {
-        error = ERROR_NO_DATA;
-      } else {
-        if (res == -EPIPE) drain_signal(SIGPIPE);
-        if (res == -EFBIG) drain_signal(SIGXFSZ);
-        error = win32_from_errno(-res, h.kind);
-      }
-    } else if (res > 0) {
-      if (op.len == 0) {
-        // The zero-byte read's poll result.
-        auto events = static_cast<unsigned>(res);
-        error = (h.kind == object_kind::pipe && (events & POLLIN) == 0 && (events & POLLHUP) != 0) ? ERROR_BROKEN_PIPE
-                                                                                                   : ERROR_SUCCESS;
-      } else {
-        op.done = static_cast<std::uint32_t>(res);
-        error = ERROR_SUCCESS;
-      }
-    } else if (res == 0) {
-      if (op.len == 0)
-        error = ERROR_SUCCESS;
-      else if (h.kind == object_kind::file)
-        error = ERROR_HANDLE_EOF;
-      else if (h.kind == object_kind::pipe)
-        error = ERROR_BROKEN_PIPE;
-      else
-        error = ERROR_SUCCESS;  // a socket's orderly close
-    } else {
-      error = win32_from_errno(-res, h.kind);
+    error = k_not_io_error;
+    switch (op.code()) {
+      case op_code::read: error = read_result(op, res); break;
+      case op_code::write:
+        if (!write_result(w, op, res, error)) return nullptr;  // the rest went on as a new request
+        break;
+      case op_code::post: break;  // posts never become requests
     }
     // CloseHandle or CancelIoEx got there first: an operation that ended without data (end of file, a
     // broken pipe after the close, the cancel itself) reports the cancel, as the call that asked for
     // it promised (the cancel may reach the ring after the close of another descriptor ended it).
-    if (res <= 0 && error != ERROR_OPERATION_ABORTED && op.cancel_requested()) error = ERROR_OPERATION_ABORTED;
+    error = after_cancel(error, res, op);
     return &op;
+  }
+
+  // A read's completion: its Win32 error (op.done set to the bytes read).
+  static DWORD read_result(op_record& op, int res) noexcept {
+    const handle_slot& h = *op.h;
+    if (op.len == 0 && h.kind != object_kind::file) {
+      // The zero-byte read's poll result (its descriptor stays open while the operation holds h).
+      return res > 0 ? zero_byte_read_error(h.kind, static_cast<unsigned>(res), h.fd) : read_error(h.kind, 0, res);
+    }
+    if (res > 0) op.done = static_cast<std::uint32_t>(res);
+    return read_error(h.kind, op.len, res);
+  }
+
+  // A write's completion: false when the rest of a short write went on as a new request (no result
+  // yet), else true with its Win32 error. The routine never sees a short success.
+  bool write_result(worker& w, op_record& op, int res, DWORD& error) noexcept {
+    if (res > 0) {
+      op.done += static_cast<std::uint32_t>(res);
+      if (op.done >= op.len) {
+        error = ERROR_SUCCESS;
+        return true;
+      }
+      auto* own = static_cast<ring_state*>(w.engine_state.load(std::memory_order_acquire));
+      if (own != nullptr && !op.cancel_requested()) {
+        prepare(w, *own, op);
+        return false;
+      }
+      error = op.cancel_requested() ? ERROR_OPERATION_ABORTED : ERROR_IO_DEVICE;
+      return true;
+    }
+    drain_write_signal(-res);  // this thread keeps both signals blocked
+    error = write_error(op.h->kind, res);
+    return true;
   }
 
   // Submits and reaps on behalf of threads that are busy in a routine. True if it reaped anything.

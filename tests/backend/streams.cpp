@@ -292,3 +292,66 @@ TEST_CASE("streams: a write to a socket whose peer is gone fails with a reset er
   CHECK(is_reset_error(last));
   f.finish();
 }
+
+#ifndef _WIN32
+// A zero-byte read is the IOCP idiom for "tell me when the socket is readable" (no buffer is committed
+// while the connection idles). On POSIX it waits for readiness and takes no data.
+TEST_CASE("streams: a zero-byte read waits for data and takes none", "[streams][pipe][socket][posix]") {
+  fixture f;
+  HANDLE a, b, r, w;
+  f.sockets(a, b);
+  f.pipe(r, w);
+  op sr(0), pr(0);
+  REQUIRE(start_read(f.t, a, sr));
+  REQUIRE(start_read(f.t, r, pr));
+  CHECK_FALSE(f.t.wait_op(sr, 50ms));
+  REQUIRE(plain_write(b, "x"));
+  REQUIRE(f.t.wait_op(sr));
+  CHECK(sr.error.load() == 0u);
+  CHECK(sr.bytes.load() == 0u);
+  op data(16);
+  REQUIRE(start_read(f.t, a, data));
+  REQUIRE(f.t.wait_op(data));
+  CHECK(data.text() == "x");  // the zero-byte read left the byte where it was
+  // The writer closing the pipe: as for a read with a buffer, ERROR_BROKEN_PIPE.
+  REQUIRE(CloseHandle(w));
+  REQUIRE(f.t.wait_op(pr));
+  CHECK(pr.error.load() == static_cast<DWORD>(ERROR_BROKEN_PIPE));
+  CHECK(pr.bytes.load() == 0u);
+  // The peer's orderly close: success with 0 bytes.
+  op closed(0);
+  REQUIRE(start_read(f.t, a, closed));
+  REQUIRE(CloseHandle(b));
+  REQUIRE(f.t.wait_op(closed));
+  CHECK(closed.error.load() == 0u);
+  f.finish();
+}
+
+// A socket whose error is pending without any data to read (POLLERR without POLLIN): the zero-byte read
+// reports that error (SO_ERROR), as a read with a buffer would, on every backend.
+TEST_CASE("streams: a zero-byte read on a socket with a pending error reports the error", "[streams][socket][posix]") {
+  fixture f;
+  HANDLE s;
+  REQUIRE(make_refused_datagram_socket(s));
+  f.associated(s);
+  op zero(0);
+  op ping;
+  SECTION("the error arrives while the read waits") {
+    REQUIRE(start_read(f.t, s, zero));
+    REQUIRE(start_write(f.t, s, ping, "ping"));  // answered by ICMP port unreachable
+  }
+  SECTION("the error is there before the read") {
+    REQUIRE(start_write(f.t, s, ping, "ping"));
+    REQUIRE(f.t.wait_op(ping));
+    std::this_thread::sleep_for(20ms);  // loopback answers at once; the read works either way
+    REQUIRE(start_read(f.t, s, zero));
+  }
+  REQUIRE(f.t.wait_op(ping));
+  CHECK(ping.error.load() == 0u);
+  REQUIRE(f.t.wait_op(zero));
+  INFO("the zero-byte read got error " << zero.error.load());
+  CHECK(zero.error.load() == static_cast<DWORD>(ERROR_CONNECTION_REFUSED));
+  CHECK(zero.bytes.load() == 0u);
+  f.finish();
+}
+#endif

@@ -128,6 +128,29 @@ bool abort_socket(HANDLE s) {
   return CloseHandle(s) != FALSE;
 }
 
+bool make_refused_datagram_socket(HANDLE& s) {
+  s = INVALID_HANDLE_VALUE;
+  // A port that was free a moment ago: bound, looked up and closed again.
+  int probe = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (probe < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  bool ok = ::bind(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+            ::getsockname(probe, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  ::close(probe);
+  if (!ok) return false;
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return false;
+  }
+  s = adopt(fd);
+  return s != INVALID_HANDLE_VALUE;
+}
+
 int count_open_fds() {
   DIR* d = ::opendir("/proc/self/fd");
   if (d == nullptr) return -1;

@@ -42,6 +42,13 @@ bool make_socket_pair(HANDLE& a, HANDLE& b);
 /// Closes a socket so that its peer sees a reset (SO_LINGER with a zero timeout, then CloseHandle).
 bool abort_socket(HANDLE s);
 
+#ifndef _WIN32
+/// A UDP socket on 127.0.0.1 connected to a port where nothing listens, as an overlapped HANDLE (not
+/// associated): a datagram it sends comes back as ICMP port unreachable, which leaves ECONNREFUSED
+/// pending on it (POLLERR without POLLIN). POSIX only.
+bool make_refused_datagram_socket(HANDLE& s);
+#endif
+
 /// Waits (bounded by `ms`) until the far end of a pipe or socket whose other end was closed sees that
 /// close: a socket's end of file, a pipe writer's broken pipe, a pipe reader's hang-up. True when it did;
 /// also true where this cannot be observed without I/O of the test's own (Windows).
