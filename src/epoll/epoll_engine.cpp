@@ -216,9 +216,6 @@ class epoll_engine final : public engine {
     }
   }
 
-  void worker_start(worker&) override {}
-  void worker_stop(worker&) noexcept override {}
-
   bool poll(worker& w, bool block) noexcept override {
     struct epoll_event events[k_max_events];
     // One shared eventfd cannot wake a chosen thread, so DecrementThreadCount's wake may reach a base
@@ -293,9 +290,6 @@ class epoll_engine final : public engine {
     finish(op, result);
     deliver(op);
   }
-
-  bool can_retire(worker&) noexcept override { return true; }
-  bool has_requests(worker&) noexcept override { return false; }  // nothing waits on a thread here
 
   // An epoll descriptor is readable while events wait in it: poll() looks without taking them.
   bool completions_waiting() noexcept override {

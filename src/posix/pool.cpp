@@ -369,7 +369,7 @@ void scheduler::run(worker& w) {
     w.idle.store(false, std::memory_order_relaxed);
   }
   w.drop_held();
-  engine_->worker_stop(w);
+  w.engine_state.store(nullptr, std::memory_order_release);
   t_worker = nullptr;
 }
 

@@ -259,8 +259,6 @@ class uring_engine final : public engine {
     w.engine_state.store(rs, std::memory_order_release);
   }
 
-  void worker_stop(worker& w) noexcept override { w.engine_state.store(nullptr, std::memory_order_release); }
-
   bool poll(worker& w, bool block) noexcept override {
     auto* rs = static_cast<ring_state*>(w.engine_state.load(std::memory_order_acquire));
     if (rs == nullptr) return help(w);
