@@ -47,6 +47,7 @@ class thread_pool;
 namespace detail {
 
 class pool_impl;
+struct pool_access;
 
 /// A node of the pool's intrusive work queues (implementation detail).
 struct queue_node {
@@ -172,10 +173,8 @@ class W3TP_API thread_pool {
   /// The IIS view of this pool.
   IHttpServer& http_server() noexcept;
 
-  /// Implementation access for w3tp's own sources.
-  detail::pool_impl& impl() noexcept { return *impl_; }
-
  private:
+  friend struct detail::pool_access;  // w3tp's own sources (src/common/common.hpp)
   // Takes ownership of `routine` in every case.
   HRESULT associate_routine(HANDLE handle, detail::routine_base* routine) noexcept;
   // Takes ownership of `task` in every case.

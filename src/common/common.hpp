@@ -11,6 +11,11 @@
 
 namespace w3tp::detail {
 
+/// The only way into a thread_pool's implementation (thread_pool::impl_ is private; this is its friend).
+struct pool_access {
+  static pool_impl& of(thread_pool& pool) noexcept { return *pool.impl_; }
+};
+
 /// Parses a backend name as W3TP_BACKEND spells it ("auto", "automatic", "io_uring", "epoll",
 /// "iocp"); nullopt for anything else.
 std::optional<backend> parse_backend(std::string_view name) noexcept;

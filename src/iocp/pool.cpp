@@ -413,8 +413,8 @@ void pool_impl::shutdown() {
 }
 
 // Implemented here for every platform's http_server_impl.
-void increment_thread_count(thread_pool& pool) noexcept { pool.impl().add_thread(); }
-void decrement_thread_count(thread_pool& pool) noexcept { pool.impl().remove_thread(); }
+void increment_thread_count(thread_pool& pool) noexcept { detail::pool_access::of(pool).add_thread(); }
+void decrement_thread_count(thread_pool& pool) noexcept { detail::pool_access::of(pool).remove_thread(); }
 bool stale_after_fork(thread_pool&) noexcept { return false; }  // Windows has no fork()
 
 }  // namespace w3tp::detail
@@ -447,6 +447,6 @@ void thread_pool::submit_task(detail::task_base* task) noexcept { impl_->submit_
 void thread_pool::shutdown() { impl_->shutdown(); }
 IHttpServer& thread_pool::http_server() noexcept { return impl_->http(); }
 
-bool thread_pool::executor_type::running_in_this_thread() const noexcept { return pool_->impl().on_own_thread(); }
+bool thread_pool::executor_type::running_in_this_thread() const noexcept { return (*pool_->impl_).on_own_thread(); }
 
 }  // namespace w3tp

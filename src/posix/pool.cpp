@@ -763,12 +763,12 @@ void pool_impl::shutdown() {
 
 // Implemented here for every platform's http_server_impl.
 void increment_thread_count(thread_pool& pool) noexcept {
-  if (!pool.impl().stale()) pool.impl().sched().add_thread();
+  if (!detail::pool_access::of(pool).stale()) detail::pool_access::of(pool).sched().add_thread();
 }
 void decrement_thread_count(thread_pool& pool) noexcept {
-  if (!pool.impl().stale()) pool.impl().sched().remove_thread();
+  if (!detail::pool_access::of(pool).stale()) detail::pool_access::of(pool).sched().remove_thread();
 }
-bool stale_after_fork(thread_pool& pool) noexcept { return pool.impl().stale(); }
+bool stale_after_fork(thread_pool& pool) noexcept { return detail::pool_access::of(pool).stale(); }
 
 }  // namespace w3tp::detail
 
@@ -802,7 +802,7 @@ void thread_pool::shutdown() { impl_->shutdown(); }
 IHttpServer& thread_pool::http_server() noexcept { return impl_->http(); }
 
 bool thread_pool::executor_type::running_in_this_thread() const noexcept {
-  return pool_->impl().sched().current() != nullptr;
+  return (*pool_->impl_).sched().current() != nullptr;
 }
 
 }  // namespace w3tp
