@@ -111,7 +111,7 @@ void scheduler::spawn(unsigned slot, bool extra) {
       pthread_sigmask(SIG_BLOCK, &set, nullptr);
       char name[16];
       std::snprintf(name, sizeof name, "w3tp-worker-%u", w.index);
-      pthread_setname_np(pthread_self(), name);
+      platform::set_thread_name(name);
       pool_impl& pool = pool_;
       run(w);
       pool.release();
@@ -431,7 +431,7 @@ void scheduler::wake_gate() noexcept {
 }
 
 void scheduler::gate() noexcept {
-  pthread_setname_np(pthread_self(), "w3tp-gate");
+  platform::set_thread_name("w3tp-gate");
   std::vector<std::uint32_t> seen(max_, 0);
   std::vector<char> was_busy(max_, 0);
   unsigned calm = 0, stuck_ticks = 0;
