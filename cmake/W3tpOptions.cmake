@@ -2,15 +2,9 @@
 # Options of API.md: tests, examples and benchmarks are built only when w3tp is the top-level project.
 include(CMakeDependentOption)
 
-if(CMAKE_CURRENT_SOURCE_DIR STREQUAL CMAKE_SOURCE_DIR)
-  set(w3tp_is_top_level ON)
-else()
-  set(w3tp_is_top_level OFF)
-endif()
-
-option(W3TP_BUILD_TESTS "Build w3tp's tests" ${w3tp_is_top_level})
-option(W3TP_BUILD_EXAMPLES "Build w3tp's examples" ${w3tp_is_top_level})
-option(W3TP_BUILD_BENCH "Build w3tp's benchmarks" ${w3tp_is_top_level})
+option(W3TP_BUILD_TESTS "Build w3tp's tests" ${PROJECT_IS_TOP_LEVEL})
+option(W3TP_BUILD_EXAMPLES "Build w3tp's examples" ${PROJECT_IS_TOP_LEVEL})
+option(W3TP_BUILD_BENCH "Build w3tp's benchmarks" ${PROJECT_IS_TOP_LEVEL})
 option(W3TP_WERROR "Treat warnings in w3tp's own targets as errors" OFF)
 option(W3TP_INSTALL "Generate w3tp's install rules" ON)
 if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
@@ -24,7 +18,8 @@ set(W3TP_SANITIZE "" CACHE STRING "Sanitizers for w3tp's own targets: '', 'addre
 set(CMAKE_CXX_STANDARD 20)
 set(CMAKE_CXX_STANDARD_REQUIRED ON)
 set(CMAKE_CXX_EXTENSIONS OFF)
-if(NOT CMAKE_BUILD_TYPE AND NOT CMAKE_CONFIGURATION_TYPES)
+# The build type is the enclosing project's choice under add_subdirectory / FetchContent.
+if(PROJECT_IS_TOP_LEVEL AND NOT CMAKE_BUILD_TYPE AND NOT CMAKE_CONFIGURATION_TYPES)
   set(CMAKE_BUILD_TYPE RelWithDebInfo CACHE STRING "Build type" FORCE)
 endif()
 

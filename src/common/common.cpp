@@ -13,13 +13,27 @@
 
 namespace w3tp {
 
+namespace {
+
+/// Every backend's name (as to_string spells it) and the other spelling W3TP_BACKEND accepts, in the
+/// order W3TP_BACKEND's error message lists them.
+struct backend_name {
+  backend kind;
+  std::string_view name;
+  std::string_view alias;
+};
+constexpr backend_name k_backend_names[] = {
+    {backend::automatic, "automatic", "auto"},
+    {backend::io_uring, "io_uring", "uring"},
+    {backend::epoll, "epoll", ""},
+    {backend::iocp, "iocp", ""},
+};
+
+}  // namespace
+
 std::string_view to_string(backend b) noexcept {
-  switch (b) {
-    case backend::automatic: return "automatic";
-    case backend::iocp: return "iocp";
-    case backend::io_uring: return "io_uring";
-    case backend::epoll: return "epoll";
-  }
+  for (const backend_name& n : k_backend_names)
+    if (n.kind == b) return n.name;
   return "unknown";
 }
 
@@ -51,10 +65,9 @@ thread_pool& default_pool() {
 namespace detail {
 
 std::optional<backend> parse_backend(std::string_view name) noexcept {
-  if (name == "auto" || name == "automatic" || name.empty()) return backend::automatic;
-  if (name == "io_uring" || name == "uring") return backend::io_uring;
-  if (name == "epoll") return backend::epoll;
-  if (name == "iocp") return backend::iocp;
+  if (name.empty()) return backend::automatic;
+  for (const backend_name& n : k_backend_names)
+    if (name == n.name || (!n.alias.empty() && name == n.alias)) return n.kind;
   return std::nullopt;
 }
 
@@ -63,9 +76,16 @@ backend requested_backend(const pool_options& options) {
   const char* env = std::getenv("W3TP_BACKEND");
   if (env == nullptr) return backend::automatic;
   auto parsed = parse_backend(env);
-  if (!parsed)
+  if (!parsed) {
+    std::string names;
+    for (std::size_t i = 0; i < std::size(k_backend_names); ++i) {
+      const backend_name& n = k_backend_names[i];
+      names += i == 0 ? "" : i + 1 == std::size(k_backend_names) ? " or " : ", ";
+      names += n.kind == backend::automatic ? n.alias : n.name;
+    }
     throw std::system_error(EINVAL, std::generic_category(),
-                            fmt::format("W3TP_BACKEND='{}' names no backend (use auto, io_uring, epoll or iocp)", env));
+                            fmt::format("W3TP_BACKEND='{}' names no backend (use {})", env, names));
+  }
   return *parsed;
 }
 

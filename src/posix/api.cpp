@@ -6,7 +6,6 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,7 +25,7 @@ namespace {
 thread_local DWORD t_tid = 0;
 
 DWORD current_tid() noexcept {
-  if (t_tid == 0) t_tid = static_cast<DWORD>(::syscall(SYS_gettid));
+  if (t_tid == 0) t_tid = static_cast<DWORD>(platform::current_thread_id());
   return t_tid;
 }
 

@@ -132,7 +132,7 @@ void scheduler::spawn(unsigned slot, bool extra) {
       pthread_sigmask(SIG_BLOCK, &set, nullptr);
       char name[16];
       std::snprintf(name, sizeof name, "w3tp-worker-%u", w.index);
-      pthread_setname_np(pthread_self(), name);
+      platform::set_thread_name(name);
       pool_impl& pool = pool_;
       run(w);
       pool.release();
@@ -469,7 +469,7 @@ void scheduler::wake_gate() noexcept {
 }
 
 void scheduler::gate() noexcept {
-  pthread_setname_np(pthread_self(), "w3tp-gate");
+  platform::set_thread_name("w3tp-gate");
   std::vector<std::uint32_t> seen(max_, 0);
   std::vector<char> was_busy(max_, 0);
   unsigned calm = 0, stuck_ticks = 0;
@@ -570,37 +570,69 @@ unsigned default_threads(unsigned requested) {
   return std::max(2u, std::thread::hardware_concurrency());
 }
 
-std::unique_ptr<engine> make_engine(pool_impl& pool, [[maybe_unused]] unsigned threads,
-                                    [[maybe_unused]] unsigned max_threads, backend requested,
-                                    std::string& fallback_reason) {
-  switch (requested) {
-    case backend::iocp:
-      throw std::system_error(ENOTSUP, std::generic_category(),
-                              "the iocp backend exists only on Windows; on Linux use io_uring or epoll");
-    case backend::epoll: return make_epoll_engine(pool);
-    case backend::io_uring:
-#ifdef W3TP_HAVE_IO_URING
-      return make_uring_engine(pool, threads, max_threads);
-#else
-      throw std::system_error(ENOTSUP, std::generic_category(),
-                              "this w3tp was built without the io_uring backend (W3TP_WITH_IO_URING=OFF)");
+/// One backend of this platform: its kind, whether it can start here, and how to start it.
+struct engine_backend {
+  backend kind;
+  /// "" when the backend can start in this process, else a sentence saying why not (cached by the
+  /// backend); nullptr when there is nothing to probe.
+  const std::string& (*unavailable)();
+  /// Starts the engine, or throws std::system_error with a sentence; nullptr when this build lacks it.
+  std::unique_ptr<engine> (*make)(pool_impl& pool, unsigned base_threads, unsigned max_threads);
+};
+
+#ifndef W3TP_HAVE_IO_URING
+const std::string& uring_not_built() {
+  static const std::string why = "this w3tp was built without the io_uring backend (W3TP_WITH_IO_URING=OFF)";
+  return why;
+}
 #endif
-    case backend::automatic: break;
-  }
+
+/// The Linux backends, best first: `automatic` takes the first that starts, and notes why it passed over
+/// the others in fallback_reason. Adding a backend is one row here plus its folder (src/CMakeLists.txt).
+constexpr engine_backend k_backends[] = {
 #ifdef W3TP_HAVE_IO_URING
-  if (const std::string& why = uring_unavailable_reason(); !why.empty()) {
-    fallback_reason = why;
-  } else {
+    {backend::io_uring, uring_unavailable_reason, make_uring_engine},
+#else
+    {backend::io_uring, uring_not_built, nullptr},
+#endif
+    {backend::epoll, nullptr, [](pool_impl& pool, unsigned, unsigned) { return make_epoll_engine(pool); }},
+};
+
+std::unique_ptr<engine> make_engine(pool_impl& pool, unsigned threads, unsigned max_threads, backend requested,
+                                    std::string& fallback_reason) {
+  if (requested != backend::automatic) {
+    for (const engine_backend& b : k_backends) {
+      if (b.kind != requested) continue;
+      if (b.make == nullptr) throw std::system_error(ENOTSUP, std::generic_category(), b.unavailable());
+      return b.make(pool, threads, max_threads);
+    }
+    std::string ours;
+    for (const engine_backend& b : k_backends)
+      ours += fmt::format("{}{}", ours.empty() ? "" : " or ", to_string(b.kind));
+    throw std::system_error(
+        ENOTSUP, std::generic_category(),
+        fmt::format("the {} backend {}; on Linux use {}", to_string(requested),
+                    requested == backend::iocp ? "exists only on Windows" : "does not exist", ours));
+  }
+  auto passed_over = [&](const std::string& why) {
+    if (!fallback_reason.empty()) fallback_reason += "; ";
+    fallback_reason += why;
+  };
+  for (const engine_backend& b : k_backends) {
+    if (b.unavailable != nullptr) {
+      if (const std::string& why = b.unavailable(); !why.empty()) {
+        passed_over(why);
+        continue;
+      }
+    }
+    if (&b == &k_backends[std::size(k_backends) - 1]) return b.make(pool, threads, max_threads);  // last resort
     try {
-      return make_uring_engine(pool, threads, max_threads);
+      return b.make(pool, threads, max_threads);
     } catch (const std::system_error& e) {
-      fallback_reason = e.what();
+      passed_over(e.what());
     }
   }
-#else
-  fallback_reason = "this w3tp was built without the io_uring backend (W3TP_WITH_IO_URING=OFF)";
-#endif
-  return make_epoll_engine(pool);
+  throw std::system_error(ENOTSUP, std::generic_category(), "no backend can start here: " + fallback_reason);
 }
 
 }  // namespace

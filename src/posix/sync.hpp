@@ -3,13 +3,10 @@
 // within one cache line, which std::mutex's 40 bytes would not allow) and an intrusive FIFO.
 #pragma once
 
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <cstdint>
 
+#include "posix/platform.hpp"
 #include "w3tp/w3tp.hpp"
 
 namespace w3tp::posix {
@@ -34,19 +31,17 @@ class small_mutex {
   void lock_slow(std::uint32_t c) noexcept {
     // Spin briefly: critical sections here are a few dozen instructions or one non-blocking syscall.
     for (int i = 0; i < 64 && c != 0; ++i) {
-      __builtin_ia32_pause();
+      platform::cpu_relax();
       c = 0;
       if (state_.compare_exchange_weak(c, 1, std::memory_order_acquire, std::memory_order_relaxed)) return;
     }
     if (c != 2) c = state_.exchange(2, std::memory_order_acquire);
     while (c != 0) {
-      syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&state_), FUTEX_WAIT_PRIVATE, 2, nullptr, nullptr, 0);
+      platform::futex_wait(state_, 2);
       c = state_.exchange(2, std::memory_order_acquire);
     }
   }
-  void wake() noexcept {
-    syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&state_), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
-  }
+  void wake() noexcept { platform::futex_wake(state_, 1); }
   std::atomic<std::uint32_t> state_{0};
 };
 static_assert(sizeof(small_mutex) == 4);
