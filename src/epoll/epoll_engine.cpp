@@ -189,19 +189,25 @@ class epoll_engine final : public engine {
       make_due(op);
       return;
     }
-    if (op.code() == op_code::read && h.kind == object_kind::file && !h.has_backend(bf_no_nowait_read)) {
-      // A page-cache hit completes here, at pread's cost; its routine still runs through the pool.
-      struct iovec iov = {op.buf, op.len};
-      ssize_t n = ::preadv2(h.fd, &iov, 1, static_cast<off_t>(op.offset()), RWF_NOWAIT);
-      if (n >= 0 || (errno != EAGAIN && errno != EOPNOTSUPP && errno != EINTR)) {
-        finish(op, after_cancel(read_result(h, op, n), n, op));
-        make_due(op);
-        return;
-      }
-      if (errno == EOPNOTSUPP) h.set_backend(bf_no_nowait_read);
-    }
+    // A file read that try_at_once could not serve from the page cache (or any other file operation):
+    // a blocking call on a pool thread.
     op.kind_ = k_item_file_io;
     pool_.sched().push(&op);
+  }
+
+  // A file read served by the page cache ends inside ReadFile, at pread's cost and before it is linked
+  // anywhere (no lock taken); its routine still runs through the pool. Anything else goes to submit().
+  bool try_at_once(op_record& op) noexcept override {
+    handle_slot& h = *op.h;
+    if (op.code() != op_code::read || h.kind != object_kind::file || h.has_backend(bf_no_nowait_read)) return false;
+    struct iovec iov = {op.buf, op.len};
+    ssize_t n = ::preadv2(h.fd, &iov, 1, static_cast<off_t>(op.offset()), RWF_NOWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EOPNOTSUPP || errno == EINTR)) {
+      if (errno == EOPNOTSUPP) h.set_backend(bf_no_nowait_read);
+      return false;
+    }
+    op.error = read_result(h, op, n);
+    return true;
   }
 
   void cancel(op_record& op) noexcept override {

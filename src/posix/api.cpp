@@ -202,6 +202,22 @@ BOOL start_io(op_code code, HANDLE hFile, char* buf, DWORD len, LPDWORD transfer
   op->len = len;
   op->starter = current_tid();
   op->set_code(code);
+  if (pool->eng().try_at_once(*op)) {
+    // It ran to its end inside this call, on no pending list (a page-cache hit): accepted if the handle is
+    // still open now, which is when it counts as started and finished; a close that comes later finds
+    // nothing to cancel, as for any operation that finished before it (docs/PROTOCOL.md).
+    if ((h.state.load(std::memory_order_acquire) & k_closed_bit) != 0) {
+      free_op(op);
+      pool->leave();
+      return fail(ERROR_INVALID_HANDLE);
+    }
+    record_result(*op, op->error);
+    ref.release();  // the call's reference becomes the operation's, dropped after its routine
+    op->kind_ = k_item_done;
+    pool->sched().push(op);
+    if (transferred != nullptr) *transferred = 0;
+    return fail(ERROR_IO_PENDING);
+  }
   {
     // The moment of acceptance (docs/PROTOCOL.md): linked into the pending list under the handle's lock.
     // CloseHandle sets the closed bit before it takes this lock to cancel what is pending, so either it

@@ -198,6 +198,10 @@ void free_op(op_record* op) noexcept;
 /// the handle's lock. After this the operation can no longer be cancelled; its routine is still owed.
 void finish_locked(op_record& op, DWORD error) noexcept;
 
+/// The second half of finish_locked: stores the result in the record and the OVERLAPPED and wakes
+/// GetOverlappedResult waiters. Alone only for an operation on no pending list (engine::try_at_once).
+void record_result(op_record& op, DWORD error) noexcept;
+
 /// Threads blocked in GetOverlappedResult(..., TRUE): finish_locked notifies only when this is not 0.
 /// A waiter increments it (seq_cst) before it re-reads the status, so no wake-up is lost.
 extern std::atomic<unsigned> overlapped_waiters;
@@ -316,6 +320,11 @@ class engine {
   /// before w runs a routine that may block, an idle thread is then asked to watch (arm_watchdog).
   /// Default: no (completions reach every thread).
   virtual bool has_requests(worker&) noexcept { return false; }
+  /// Called by ReadFile/WriteFile before the operation is accepted (no lock held, on no list): may run
+  /// it to its end at once when that cannot block and changes nothing if the call then refuses it (a
+  /// positional file read served by the page cache). True, with op.error and op.done set, if it did;
+  /// the call then accepts it only if the handle is still open (docs/PROTOCOL.md). Default: never.
+  virtual bool try_at_once(op_record&) noexcept { return false; }
 };
 
 /// The compile-time conformance check of an engine: final, derived from engine, and every required

@@ -32,6 +32,10 @@ void finish_locked(op_record& op, DWORD error) noexcept {
     h->pending = op.hnext;
   if (op.hnext != nullptr) op.hnext->hprev = op.hprev;
   op.hprev = op.hnext = nullptr;
+  record_result(op, error);
+}
+
+void record_result(op_record& op, DWORD error) noexcept {
   op.error = error;
   OVERLAPPED* ov = op.ov;
   ov->InternalHigh = op.done;
