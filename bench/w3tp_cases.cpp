@@ -142,7 +142,13 @@ struct alignas(64) file_slot {
   rng r;
   char* buf;
   HANDLE file;
+  const void* last_thread = nullptr;  // the thread that ran this slot's last routine
 };
+
+// Routines that ran on another thread than the slot's previous one (its state and its 4 KiB buffer
+// then move between cores): reported as moves_per_op, a diagnostic of the scheduler.
+std::atomic<std::uint64_t> g_moves{0};
+thread_local char t_thread_tag;
 
 void issue_read(file_slot* s) {
   std::uint64_t off = s->r.offset();
@@ -157,6 +163,10 @@ void issue_read(file_slot* s) {
 void CALLBACK file_routine(DWORD error, DWORD bytes, OVERLAPPED* ov) {
   auto* s = reinterpret_cast<file_slot*>(ov);
   if (error != ERROR_SUCCESS || bytes != k_block) record_error(error, bytes);
+  if (s->last_thread != &t_thread_tag) {
+    if (s->last_thread != nullptr) g_moves.fetch_add(1, std::memory_order_relaxed);
+    s->last_thread = &t_thread_tag;
+  }
   if (--s->left == 0) {
     finish_one();
     return;
@@ -198,6 +208,7 @@ void run_file(const std::vector<HANDLE>& files, unsigned depth, std::uint64_t op
   wait_done();
   report_rate(ops, now_ns() - t0);
   report_cpu(ops, cpu0);
+  result("moves_per_op", static_cast<double>(g_moves.load()) / static_cast<double>(ops));
 }
 
 // Opens `n` overlapped handles of the benchmark file and associates each with the pool.
