@@ -96,9 +96,9 @@ class pool_impl {
 
   /// Accounts for one more call in progress (post, a task given to the executor, associate) until its
   /// packet is queued or its association made; false, with nothing counted, once shutdown has begun.
-  bool enter() noexcept;
+  bool begin_call() noexcept;
   /// The call is done.
-  void leave() noexcept;
+  void end_call() noexcept;
   /// Starts a thread in slot `slot` (threads_mu_ held).
   void spawn(std::size_t slot);
   /// A pool thread's loop: one packet at a time, so that a routine that blocks holds back nothing else;

@@ -146,14 +146,14 @@ pool_impl::~pool_impl() {
 
 bool pool_impl::on_own_thread() const noexcept { return t_pool == this; }
 
-bool pool_impl::enter() noexcept {
+bool pool_impl::begin_call() noexcept {
   calls_in_progress_.fetch_add(1, std::memory_order_seq_cst);
   if (state_.load(std::memory_order_seq_cst) == k_running) return true;
-  leave();
+  end_call();
   return false;
 }
 
-void pool_impl::leave() noexcept {
+void pool_impl::end_call() noexcept {
   calls_in_progress_.fetch_sub(1, std::memory_order_seq_cst);
   if (state_.load(std::memory_order_seq_cst) != k_running) {
     // Shutdown is waiting (or about to): the lock orders this notification after its predicate check.
@@ -175,10 +175,10 @@ HRESULT pool_impl::associate(HANDLE h, LPOVERLAPPED_COMPLETION_ROUTINE fn, routi
   if (h == nullptr || h == INVALID_HANDLE_VALUE) return HRESULT_FROM_WIN32(ERROR_INVALID_HANDLE);
   if (fn == nullptr && callable == nullptr) return E_INVALIDARG;
   if (DWORD error = check_overlapped(h); error != ERROR_SUCCESS) return HRESULT_FROM_WIN32(error);
-  if (!enter()) return HRESULT_FROM_WIN32(ERROR_INVALID_STATE);
+  if (!begin_call()) return HRESULT_FROM_WIN32(ERROR_INVALID_STATE);
   struct leave_at_exit {
     pool_impl* pool;
-    ~leave_at_exit() { pool->leave(); }
+    ~leave_at_exit() { pool->end_call(); }
   } leave_guard{this};
 
   association_record* record = nullptr;
@@ -214,29 +214,29 @@ HRESULT pool_impl::associate(HANDLE h, LPOVERLAPPED_COMPLETION_ROUTINE fn, routi
 
 HRESULT pool_impl::post(LPOVERLAPPED_COMPLETION_ROUTINE fn, DWORD error, DWORD bytes, OVERLAPPED* ov) noexcept {
   if (fn == nullptr) return E_INVALIDARG;
-  if (!enter()) return HRESULT_FROM_WIN32(ERROR_INVALID_STATE);
+  if (!begin_call()) return HRESULT_FROM_WIN32(ERROR_INVALID_STATE);
   auto* record = new (std::nothrow) post_record(fn, error);
   if (record == nullptr) {
-    leave();
+    end_call();
     return E_OUTOFMEMORY;
   }
   if (!PostQueuedCompletionStatus(port_, bytes, reinterpret_cast<ULONG_PTR>(record), ov)) {
     DWORD why = GetLastError();
     delete record;
-    leave();
+    end_call();
     return HRESULT_FROM_WIN32(why);
   }
-  leave();
+  end_call();
   return S_OK;
 }
 
 void pool_impl::submit_task(task_base* t) noexcept {
-  if (!enter()) {
+  if (!begin_call()) {
     t->complete_(t, false);  // a pool that is shut down destroys work without running it
     return;
   }
   if (!post_control(task_key_, reinterpret_cast<OVERLAPPED*>(t))) t->complete_(t, false);
-  leave();
+  end_call();
 }
 
 void pool_impl::spawn(std::size_t slot) {

@@ -190,10 +190,10 @@ BOOL start_io(op_code code, HANDLE hFile, char* buf, DWORD len, LPDWORD transfer
     --h.sync_users;
     return result;
   }
-  if (!pool->enter()) return fail(ERROR_INVALID_STATE);
+  if (!pool->owe_routine()) return fail(ERROR_INVALID_STATE);
   op_record* op = alloc_op();
   if (op == nullptr) {
-    pool->leave();
+    pool->pay_routine();
     return fail(ERROR_NOT_ENOUGH_MEMORY);
   }
   op->ov = ov;
@@ -208,7 +208,7 @@ BOOL start_io(op_code code, HANDLE hFile, char* buf, DWORD len, LPDWORD transfer
     // nothing to cancel, as for any operation that finished before it (docs/PROTOCOL.md).
     if ((h.state.load(std::memory_order_acquire) & k_closed_bit) != 0) {
       free_op(op);
-      pool->leave();
+      pool->pay_routine();
       return fail(ERROR_INVALID_HANDLE);
     }
     record_result(*op, op->error);
@@ -225,7 +225,7 @@ BOOL start_io(op_code code, HANDLE hFile, char* buf, DWORD len, LPDWORD transfer
     small_lock lock(h.lock);
     if ((h.state.load(std::memory_order_acquire) & k_closed_bit) != 0) {
       free_op(op);
-      pool->leave();
+      pool->pay_routine();
       return fail(ERROR_INVALID_HANDLE);  // `ref` is still this call's and is released on return
     }
     ov->InternalHigh = 0;

@@ -92,7 +92,7 @@ void deliver(op_record& op) noexcept {
   } else {
     release_handle(h);
   }
-  pool->leave();
+  pool->pay_routine();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -301,7 +301,7 @@ void scheduler::run_item(worker& w, queue_node* n) noexcept {
       w.begin_routine();
       pool_.guarded([t] { t->complete_(t, true); });
       w.end_routine();
-      pool_.leave();
+      pool_.pay_routine();
       break;
     }
     case k_item_post: {
@@ -313,7 +313,7 @@ void scheduler::run_item(worker& w, queue_node* n) noexcept {
       w.begin_routine();
       pool_.guarded([&] { fn(error, bytes, ov); });
       w.end_routine();
-      pool_.leave();
+      pool_.pay_routine();
       break;
     }
     case k_item_done: deliver(*static_cast<op_record*>(n)); break;
@@ -659,14 +659,14 @@ pool_impl::pool_impl(thread_pool& owner, pool_options options) : options_(std::m
 
 pool_impl::~pool_impl() { unregister_pool(this); }
 
-bool pool_impl::enter() noexcept {
+bool pool_impl::owe_routine() noexcept {
   owed_shard().fetch_add(1, std::memory_order_seq_cst);
   if (state_.load(std::memory_order_seq_cst) == k_running && !stale()) return true;
-  leave();
+  pay_routine();
   return false;
 }
 
-void pool_impl::leave() noexcept {
+void pool_impl::pay_routine() noexcept {
   owed_shard().fetch_sub(1, std::memory_order_seq_cst);
   if (state_.load(std::memory_order_seq_cst) != k_running) {
     owed_epoch_.fetch_add(1, std::memory_order_seq_cst);
@@ -715,10 +715,10 @@ HRESULT pool_impl::associate(HANDLE h, LPOVERLAPPED_COMPLETION_ROUTINE fn, routi
 
 HRESULT pool_impl::post(LPOVERLAPPED_COMPLETION_ROUTINE fn, DWORD error, DWORD bytes, OVERLAPPED* ov) noexcept {
   if (fn == nullptr) return E_INVALIDARG;
-  if (!enter()) return HRESULT_FROM_WIN32(ERROR_INVALID_STATE);
+  if (!owe_routine()) return HRESULT_FROM_WIN32(ERROR_INVALID_STATE);
   op_record* op = alloc_op();
   if (op == nullptr) {
-    leave();
+    pay_routine();
     return E_OUTOFMEMORY;
   }
   op->kind_ = k_item_post;
@@ -732,7 +732,7 @@ HRESULT pool_impl::post(LPOVERLAPPED_COMPLETION_ROUTINE fn, DWORD error, DWORD b
 }
 
 void pool_impl::submit_task(task_base* t) noexcept {
-  if (!enter()) {
+  if (!owe_routine()) {
     t->complete_(t, false);  // a pool that is shut down destroys work without running it
     return;
   }

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: MIT
+// Work items and operation records: what a pool thread runs, and how an operation is finished and
+// delivered (src/posix/handles.cpp, src/posix/pool.cpp).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "posix/handle.hpp"
+
+namespace w3tp::detail {
+class pool_impl;
+}
+
+namespace w3tp::posix {
+
+using detail::pool_impl;
+using detail::queue_node;
+
+struct op_record;
+struct worker;
+class scheduler;
+class engine;
+struct handle_slot;
+
+// ---------------------------------------------------------------------------------------------
+// Work items and operation records
+
+/// queue_node::kind_ values. Engines may use values from k_item_engine up.
+enum item_kind : std::uint8_t {
+  k_item_task = 1,     // detail::task_base from the executor
+  k_item_post = 2,     // op_record: post()
+  k_item_done = 3,     // op_record: completed I/O, run its routine
+  k_item_file_io = 4,  // op_record: blocking file I/O to do on a pool thread, then run its routine
+  k_item_engine = 16,
+};
+
+enum class op_code : std::uint8_t { read, write, post };
+
+/// Operation flags (atomic: set by CancelIoEx on another thread). Bits 1-2 hold the op_code, written
+/// once before the record is published and never changed.
+enum op_flag : std::uint8_t {
+  of_cancel = 1u << 0,  // cancellation requested
+  of_code_shift = 1,
+};
+
+/// One accepted operation (or post): exactly one cache line, and cache-line aligned. Records move
+/// between threads (allocated where an operation starts, freed where its routine ran); two records
+/// sharing a line would make two pool threads write the same line for unrelated operations (measured:
+/// it halved the 2-thread post rate). Drawn from per-thread free lists fed by 64-record slabs.
+struct alignas(64) op_record : queue_node {
+  // The first three use the tail of queue_node's line (after next_ and kind_).
+  std::atomic<std::uint8_t> flags{0};
+  std::atomic<std::uint16_t> home{0};  // engine's choice (e.g. the ring that owns it)
+  std::uint32_t len = 0;
+  OVERLAPPED* ov = nullptr;
+  handle_slot* h = nullptr;  // holds a reference; nullptr for posts
+  op_record* hprev = nullptr;
+  op_record* hnext = nullptr;
+  union {
+    char* buf;
+    LPOVERLAPPED_COMPLETION_ROUTINE post_fn;
+  };
+  std::uint32_t done = 0;  // bytes transferred so far (the final count once finished)
+  union {
+    // While the operation is on its handle's pending list: the thread id that started it (CancelIo).
+    std::uint32_t starter;
+    // Once finish_locked has taken it off that list (under the handle's lock): its result.
+    DWORD error = ERROR_SUCCESS;
+  };
+
+  op_record() noexcept : buf(nullptr) {}
+  bool cancel_requested() const noexcept { return (flags.load(std::memory_order_acquire) & of_cancel) != 0; }
+  op_code code() const noexcept { return static_cast<op_code>(flags.load(std::memory_order_relaxed) >> of_code_shift); }
+  /// Only before the record is published (it replaces the flags).
+  void set_code(op_code c) noexcept {
+    flags.store(static_cast<std::uint8_t>(static_cast<unsigned>(c) << of_code_shift), std::memory_order_relaxed);
+  }
+  /// The file position: read from the caller's OVERLAPPED, which must stay untouched while the
+  /// operation is pending (as on Windows).
+  std::uint64_t offset() const noexcept { return (static_cast<std::uint64_t>(ov->OffsetHigh) << 32) | ov->Offset; }
+};
+static_assert(sizeof(op_record) == 64, "an operation record is one cache line");
+
+op_record* alloc_op() noexcept;
+void free_op(op_record* op) noexcept;
+
+/// Records the result of a pending operation: unlinks it from its handle's pending list, fills the
+/// OVERLAPPED (InternalHigh, then Internal) and wakes GetOverlappedResult waiters. The caller holds
+/// the handle's lock. After this the operation can no longer be cancelled; its routine is still owed.
+void finish_locked(op_record& op, DWORD error) noexcept;
+
+/// The second half of finish_locked: stores the result in the record and the OVERLAPPED and wakes
+/// GetOverlappedResult waiters. Alone only for an operation on no pending list (engine::try_at_once).
+void record_result(op_record& op, DWORD error) noexcept;
+
+/// Threads blocked in GetOverlappedResult(..., TRUE): finish_locked notifies only when this is not 0.
+/// A waiter increments it (seq_cst) before it re-reads the status, so no wake-up is lost.
+extern std::atomic<unsigned> overlapped_waiters;
+
+/// As finish_locked, taking the handle's lock itself.
+void finish(op_record& op, DWORD error) noexcept;
+
+/// As finish for n operations (errors[i] is ops[i]'s result), taking each handle's lock once per run of
+/// consecutive operations on that handle; then links them through next_ as items due (k_item_done),
+/// ops[0] first. n > 0.
+void finish_batch(op_record* const* ops, const DWORD* errors, unsigned n) noexcept;
+
+/// Runs the routine of a finished operation on the current pool thread and retires the operation.
+void deliver(op_record& op) noexcept;
+
+}  // namespace w3tp::posix
