@@ -49,12 +49,6 @@ namespace detail {
 class pool_impl;
 struct pool_access;
 
-/// A node of the pool's intrusive work queues (implementation detail).
-struct queue_node {
-  queue_node* next_ = nullptr;
-  std::uint8_t kind_ = 0;  // one byte: derived records use the rest of the line
-};
-
 /// A type-erased completion routine owned by an association (implementation detail).
 struct routine_base {
   virtual ~routine_base() = default;
@@ -71,7 +65,7 @@ struct routine_holder final : routine_base {
 
 /// A function object posted through the executor (implementation detail). `complete_` runs the
 /// function when `run` is true, and in every case destroys the task.
-struct task_base : queue_node {
+struct task_base {
   void (*complete_)(task_base* self, bool run) = nullptr;
 };
 

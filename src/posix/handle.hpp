@@ -17,7 +17,6 @@ class pool_impl;
 namespace w3tp::posix {
 
 using detail::pool_impl;
-using detail::queue_node;
 
 struct op_record;
 struct worker;
@@ -62,7 +61,7 @@ struct alignas(64) handle_slot {
   // The engine's per-handle state, in the slot itself (no allocation per handle); guarded by lock.
   union {
     void* backend = nullptr;
-    detail::queue_node* backend_q[2];
+    queue_node* backend_q[2];
   };
 
   handle_slot() noexcept : fn(nullptr) {}

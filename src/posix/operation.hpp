@@ -15,7 +15,6 @@ class pool_impl;
 namespace w3tp::posix {
 
 using detail::pool_impl;
-using detail::queue_node;
 
 struct op_record;
 struct worker;
@@ -28,7 +27,7 @@ struct handle_slot;
 
 /// queue_node::kind_ values. Engines may use values from k_item_engine up.
 enum item_kind : std::uint8_t {
-  k_item_task = 1,     // detail::task_base from the executor
+  k_item_task = 1,     // op_record carrying a detail::task_base from the executor (op_record::task)
   k_item_post = 2,     // op_record: post()
   k_item_done = 3,     // op_record: completed I/O, run its routine
   k_item_file_io = 4,  // op_record: blocking file I/O to do on a pool thread, then run its routine
@@ -60,6 +59,7 @@ struct alignas(64) op_record : queue_node {
   union {
     char* buf;
     LPOVERLAPPED_COMPLETION_ROUTINE post_fn;
+    detail::task_base* task;  // k_item_task
   };
   std::uint32_t done = 0;  // bytes transferred so far (the final count once finished)
   union {

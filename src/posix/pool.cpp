@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <new>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -297,7 +298,9 @@ bool scheduler::work_visible(const worker& self) const noexcept {
 void scheduler::run_item(worker& w, queue_node* n) noexcept {
   switch (n->kind_) {
     case k_item_task: {
-      auto* t = static_cast<detail::task_base*>(n);
+      auto* op = static_cast<op_record*>(n);
+      detail::task_base* t = op->task;
+      free_op(op);
       w.begin_routine();
       pool_.guarded([t] { t->complete_(t, true); });
       w.end_routine();
@@ -736,8 +739,18 @@ void pool_impl::submit_task(task_base* t) noexcept {
     t->complete_(t, false);  // a pool that is shut down destroys work without running it
     return;
   }
-  t->kind_ = k_item_task;
-  sched_->push(t);
+  // The task rides in an operation record (a per-thread free list, no allocation), so that the public
+  // header needs no queue type.
+  op_record* op = alloc_op();
+  if (op == nullptr) {
+    pay_routine();
+    t->complete_(t, false);
+    guarded([] { throw std::bad_alloc(); });  // the pool's exception policy hears of the lost task
+    return;
+  }
+  op->kind_ = k_item_task;
+  op->task = t;
+  sched_->push(op);
 }
 
 void pool_impl::shutdown() {

@@ -17,7 +17,6 @@ class pool_impl;
 namespace w3tp::posix {
 
 using detail::pool_impl;
-using detail::queue_node;
 
 struct op_record;
 struct worker;

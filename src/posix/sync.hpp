@@ -11,6 +11,12 @@
 
 namespace w3tp::posix {
 
+/// A node of the pool's intrusive work queues: operation records, and the engines' own items.
+struct queue_node {
+  queue_node* next_ = nullptr;
+  std::uint8_t kind_ = 0;  // one byte: derived records use the rest of the line
+};
+
 /// Drepper's three-state futex mutex: 0 free, 1 locked, 2 locked with waiters.
 class small_mutex {
  public:
@@ -62,7 +68,7 @@ class small_lock {
 class node_fifo {
  public:
   bool empty() const noexcept { return head_ == nullptr; }
-  void push(detail::queue_node* n) noexcept {
+  void push(queue_node* n) noexcept {
     n->next_ = nullptr;
     if (tail_ != nullptr)
       tail_->next_ = n;
@@ -71,7 +77,7 @@ class node_fifo {
     tail_ = n;
   }
   /// Appends a whole chain (first..last, linked through next_).
-  void push_chain(detail::queue_node* first, detail::queue_node* last) noexcept {
+  void push_chain(queue_node* first, queue_node* last) noexcept {
     last->next_ = nullptr;
     if (tail_ != nullptr)
       tail_->next_ = first;
@@ -81,7 +87,7 @@ class node_fifo {
   }
   /// Detaches up to n nodes from the front as one chain first..last (last->next_ is nullptr);
   /// returns how many (0 when empty).
-  unsigned pop_front(unsigned n, detail::queue_node*& first, detail::queue_node*& last) noexcept {
+  unsigned pop_front(unsigned n, queue_node*& first, queue_node*& last) noexcept {
     first = last = head_;
     if (head_ == nullptr) return 0;
     unsigned k = 1;
@@ -91,8 +97,8 @@ class node_fifo {
     last->next_ = nullptr;
     return k;
   }
-  detail::queue_node* pop() noexcept {
-    detail::queue_node* n = head_;
+  queue_node* pop() noexcept {
+    queue_node* n = head_;
     if (n != nullptr) {
       head_ = n->next_;
       if (head_ == nullptr) tail_ = nullptr;
@@ -101,9 +107,9 @@ class node_fifo {
     return n;
   }
   /// Removes n if it is queued; O(n).
-  bool remove(detail::queue_node* n) noexcept {
-    detail::queue_node* prev = nullptr;
-    for (detail::queue_node* it = head_; it != nullptr; prev = it, it = it->next_) {
+  bool remove(queue_node* n) noexcept {
+    queue_node* prev = nullptr;
+    for (queue_node* it = head_; it != nullptr; prev = it, it = it->next_) {
       if (it != n) continue;
       if (prev != nullptr)
         prev->next_ = it->next_;
@@ -115,11 +121,11 @@ class node_fifo {
     }
     return false;
   }
-  detail::queue_node* front() const noexcept { return head_; }
+  queue_node* front() const noexcept { return head_; }
 
  private:
-  detail::queue_node* head_ = nullptr;
-  detail::queue_node* tail_ = nullptr;
+  queue_node* head_ = nullptr;
+  queue_node* tail_ = nullptr;
 };
 
 }  // namespace w3tp::posix
