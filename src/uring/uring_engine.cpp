@@ -80,7 +80,10 @@ constexpr std::uint8_t k_item_submit = k_item_engine + 1;  // an operation to tu
 constexpr std::uint8_t k_item_cancel = k_item_engine + 2;  // a cancel_item
 constexpr std::uint16_t k_no_home = 0xFFFF;
 
-struct ring_state {
+// Cache-line aligned (and so a multiple of 64 bytes): two rings' states allocated side by side shared a
+// line, and each thread's per-request in_flight update hit the line the other ring's owner was writing
+// (perf: reap_locked 2.3% of the 2-thread file run, 80% of it on that one locked decrement).
+struct alignas(64) ring_state {
   struct io_uring ring;
   small_mutex sq_mu;  // get_sqe / submit
   small_mutex cq_mu;  // reaping
