@@ -9,19 +9,8 @@
 
 #include "posix/operation.hpp"
 
-namespace w3tp::detail {
-class pool_impl;
-}
-
+// The forward declarations of the front end's types are in posix/handle.hpp.
 namespace w3tp::posix {
-
-using detail::pool_impl;
-
-struct op_record;
-struct worker;
-class scheduler;
-class engine;
-struct handle_slot;
 
 /// What a backend provides (docs/BACKENDS.md). Every engine is a final class deriving from `engine`;
 /// `backend_engine` checks each one at compile time, and the pool selects one at run time from the

@@ -10,19 +10,8 @@
 
 #include "posix/engine.hpp"
 
-namespace w3tp::detail {
-class pool_impl;
-}
-
+// The forward declarations of the front end's types are in posix/handle.hpp.
 namespace w3tp::posix {
-
-using detail::pool_impl;
-
-struct op_record;
-struct worker;
-class scheduler;
-class engine;
-struct handle_slot;
 
 /// Per-thread state of a pool thread.
 struct worker {
