@@ -30,6 +30,11 @@ enum class op_code : std::uint8_t { read, write, post };
 enum op_flag : std::uint8_t {
   of_cancel = 1u << 0,  // cancellation requested
   of_code_shift = 1,
+  of_code_mask = 3u << 1,
+  // The engine made the operation a request (io_uring: `home` names its ring). Set with a
+  // read-modify-write that also reads of_cancel, and of_cancel is set with one that also reads this,
+  // so of the two racing sides at least one sees the other (see the io_uring engine's cancel()).
+  of_request = 1u << 3,
 };
 
 /// One accepted operation (or post): exactly one cache line, and cache-line aligned. Records move
@@ -60,7 +65,9 @@ struct alignas(64) op_record : queue_node {
 
   op_record() noexcept : buf(nullptr) {}
   bool cancel_requested() const noexcept { return (flags.load(std::memory_order_acquire) & of_cancel) != 0; }
-  op_code code() const noexcept { return static_cast<op_code>(flags.load(std::memory_order_relaxed) >> of_code_shift); }
+  op_code code() const noexcept {
+    return static_cast<op_code>((flags.load(std::memory_order_relaxed) & of_code_mask) >> of_code_shift);
+  }
   /// Only before the record is published (it replaces the flags).
   void set_code(op_code c) noexcept {
     flags.store(static_cast<std::uint8_t>(static_cast<unsigned>(c) << of_code_shift), std::memory_order_relaxed);

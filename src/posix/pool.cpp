@@ -241,7 +241,8 @@ queue_node* scheduler::pop_local(worker& w) noexcept {
   if (w.local_size.load(std::memory_order_relaxed) == 0) return nullptr;
   small_lock lock(w.lock);
   queue_node* n = w.local.pop();
-  if (n != nullptr) w.local_size.fetch_sub(1, std::memory_order_relaxed);
+  // Every writer of local_size holds the lock: a plain store will do.
+  if (n != nullptr) w.local_size.store(w.local_size.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   return n;
 }
 

@@ -78,7 +78,6 @@ constexpr std::uint64_t k_tag_cancel = 3;
 constexpr std::uint64_t k_tag_timer = 4;                   // a ring's own 1 ms look at busy threads (see help())
 constexpr std::uint8_t k_item_submit = k_item_engine + 1;  // an operation to turn into a request
 constexpr std::uint8_t k_item_cancel = k_item_engine + 2;  // a cancel_item
-constexpr std::uint16_t k_no_home = 0xFFFF;
 
 // Cache-line aligned (and so a multiple of 64 bytes): two rings' states allocated side by side shared a
 // line, and each thread's per-request in_flight update hit the line the other ring's owner was writing
@@ -87,7 +86,16 @@ struct alignas(64) ring_state {
   struct io_uring ring;
   small_mutex sq_mu;  // get_sqe / submit
   small_mutex cq_mu;  // reaping
-  std::atomic<unsigned> in_flight{0};
+  // Operations in flight (prepared, submitted or not, and not reaped yet) are prepared - reaped. Each
+  // counter has one writer at a time, so neither needs a read-modify-write: `prepared` is written only
+  // by the ring's owner (only it prepares requests on its ring), `reaped` only under cq_mu.
+  std::atomic<unsigned> prepared{0};
+  std::atomic<unsigned> reaped{0};
+  // `reaped` first: whatever it counts was prepared before, so the difference never wraps.
+  unsigned in_flight() const noexcept {
+    const unsigned r = reaped.load(std::memory_order_acquire);
+    return prepared.load(std::memory_order_acquire) - r;
+  }
   bool ok = false;
   int wake_fd = -1;                      // written by wake(); the ring keeps a read pending on it
   std::uint64_t wake_value = 0;          // that read's buffer
@@ -221,7 +229,6 @@ class uring_engine final : public engine {
     ring_state* rs = w != nullptr ? static_cast<ring_state*>(w->engine_state.load(std::memory_order_acquire)) : nullptr;
     if (rs == nullptr) {
       // Not a pool thread (or one without a ring): a pool thread makes the request.
-      op.home.store(k_no_home, std::memory_order_relaxed);
       op.kind_ = k_item_submit;
       pool_.sched().push_global(&op);
       return;
@@ -230,11 +237,12 @@ class uring_engine final : public engine {
   }
 
   void cancel(op_record& op) noexcept override {
-    // Called with the handle's lock held, after the cancel flag was set (seq_cst). A request is only
-    // found on the ring that has it. prepare() stores `home` and then reads the flag, this reads `home`
-    // after the flag was set, all four seq_cst: at least one of the two sees the other.
-    std::uint16_t home = op.home.load(std::memory_order_seq_cst);
-    if (home == k_no_home) return;  // not a request yet: prepare() sees the flag
+    // Called with the handle's lock held, after of_cancel was set by a read-modify-write of the flags. A
+    // request is only found on the ring that has it. prepare() stores `home` and then sets of_request by
+    // a read-modify-write of the same flags (release), which also reads of_cancel: whichever of the two
+    // came second in the flags' order sees the other, and a cancel that sees of_request sees `home`.
+    if ((op.flags.load(std::memory_order_acquire) & of_request) == 0) return;  // prepare() sees of_cancel
+    const std::uint16_t home = op.home.load(std::memory_order_relaxed);
     worker* w = pool_.sched().current();
     if (w == nullptr && hand_over_cancel(op)) return;
     // Out of memory for the hand-over: submit from here after all. A ring that takes nothing now gets
@@ -349,7 +357,7 @@ class uring_engine final : public engine {
   bool has_requests(worker& w) noexcept override {
     auto* rs = static_cast<ring_state*>(w.engine_state.load(std::memory_order_acquire));
     // in_flight counts prepared requests too, submitted or not.
-    return rs != nullptr && (rs->in_flight.load(std::memory_order_relaxed) != 0 || cq_pending(*rs) != 0);
+    return rs != nullptr && (rs->in_flight() != 0 || cq_pending(*rs) != 0);
   }
 
   bool can_retire(worker& w) noexcept override {
@@ -359,7 +367,7 @@ class uring_engine final : public engine {
     auto* rs = static_cast<ring_state*>(w.engine_state.load(std::memory_order_acquire));
     if (rs == nullptr) return true;
     flush(*rs);
-    return rs->in_flight.load(std::memory_order_acquire) == 0;
+    return rs->in_flight() == 0;
   }
 
   // Only operations count: a ring's own requests (wake-up reads, timers) are no work for a thread.
@@ -500,8 +508,9 @@ class uring_engine final : public engine {
       small_lock lock(h.lock);
       for (op_record* p = h.pending; p != nullptr; p = p->hnext) {
         if (p != item->op) continue;
-        std::uint16_t home = p->home.load(std::memory_order_relaxed);
-        if (p->cancel_requested() && home != k_no_home && !submit_cancel(*rings_[home], *p)) {
+        const std::uint8_t f = p->flags.load(std::memory_order_acquire);
+        if ((f & of_cancel) != 0 && (f & of_request) != 0 &&
+            !submit_cancel(*rings_[p->home.load(std::memory_order_relaxed)], *p)) {
           // The ring takes no request now: try again after what is queued ahead of it.
           pool_.sched().push_global(item);
           return;
@@ -533,11 +542,12 @@ class uring_engine final : public engine {
       make_due(w, op);
       return;
     }
-    op.home.store(static_cast<std::uint16_t>(w.index), std::memory_order_seq_cst);
+    op.home.store(static_cast<std::uint16_t>(w.index), std::memory_order_relaxed);
     bool queued = false, refused = false;
     {
       small_lock sl(rs.sq_mu);
-      if ((op.flags.load(std::memory_order_seq_cst) & of_cancel) == 0) {
+      // One read-modify-write publishes `home` (of_request) and reads of_cancel (see cancel()).
+      if ((op.flags.fetch_or(of_request, std::memory_order_acq_rel) & of_cancel) == 0) {
         struct io_uring_sqe* sqe = get_sqe(rs);
         if (sqe == nullptr) {
           refused = true;
@@ -545,7 +555,7 @@ class uring_engine final : public engine {
           prep_sqe(sqe, h, op);
           io_uring_sqe_set_data(sqe, &op);
           kernel_handoff_release(&op);
-          rs.in_flight.fetch_add(1, std::memory_order_relaxed);
+          rs.prepared.store(rs.prepared.load(std::memory_order_relaxed) + 1, std::memory_order_release);
           queued = true;
         }
       }
@@ -629,7 +639,7 @@ class uring_engine final : public engine {
       }
       return nullptr;
     }
-    rs.in_flight.fetch_sub(1, std::memory_order_relaxed);
+    rs.reaped.store(rs.reaped.load(std::memory_order_relaxed) + 1, std::memory_order_release);  // cq_mu held
     auto& op = *reinterpret_cast<op_record*>(static_cast<std::uintptr_t>(tag));
     kernel_handoff_acquire(&op);
     error = k_not_io_error;
@@ -709,7 +719,7 @@ class uring_engine final : public engine {
           rs->cq_mu.unlock();
         }
       }
-      if (rs->in_flight.load(std::memory_order_relaxed) != 0) still_busy = true;
+      if (rs->in_flight() != 0) still_busy = true;
     }
     // Keep looking every millisecond while a busy thread still has requests in flight: this thread is
     // about to sleep on its own ring, so the timer goes there (no one else has to be found idle).
