@@ -443,7 +443,8 @@ W3TP_API BOOL WINAPI GetOverlappedResult(HANDLE hFile, LPOVERLAPPED lpOverlapped
     if (pool_impl* pool = ref->pool.load(std::memory_order_acquire); pool != nullptr && pool->stale())
       return fail(ERROR_INVALID_STATE);
     overlapped_waiters.fetch_add(1, std::memory_order_seq_cst);
-    while ((s = status.load(std::memory_order_seq_cst)) == STATUS_PENDING) status.wait(STATUS_PENDING);
+    platform::heavy_fence();  // the rare side of the pair with record_result
+    while ((s = status.load(std::memory_order_acquire)) == STATUS_PENDING) status.wait(STATUS_PENDING);
     overlapped_waiters.fetch_sub(1, std::memory_order_relaxed);
   }
   if (lpNumberOfBytesTransferred != nullptr)

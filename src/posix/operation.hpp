@@ -91,7 +91,8 @@ void finish_locked(op_record& op, DWORD error) noexcept;
 void record_result(op_record& op, DWORD error) noexcept;
 
 /// Threads blocked in GetOverlappedResult(..., TRUE): finish_locked notifies only when this is not 0.
-/// A waiter increments it (seq_cst) before it re-reads the status, so no wake-up is lost.
+/// A waiter increments it and passes a heavy fence before it re-reads the status, and record_result
+/// passes a light one between the status and this count, so no wake-up is lost.
 extern std::atomic<unsigned> overlapped_waiters;
 
 /// As finish_locked, taking the handle's lock itself.

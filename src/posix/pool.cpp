@@ -41,11 +41,14 @@ void record_result(op_record& op, DWORD error) noexcept {
   OVERLAPPED* ov = op.ov;
   ov->InternalHigh = op.done;
   std::atomic_ref<ULONG_PTR> status(ov->Internal);
-  status.store(status_from_win32(error), std::memory_order_seq_cst);
+  status.store(status_from_win32(error), std::memory_order_release);
   // Wake GetOverlappedResult(..., TRUE) callers only when there are some: notify_all on an
   // address shares a hashed waiter table with every other atomic wait in the process, so calling
-  // it per operation costs a futex system call whenever anything else waits anywhere.
-  if (overlapped_waiters.load(std::memory_order_seq_cst) != 0) status.notify_all();
+  // it per operation costs a futex system call whenever anything else waits anywhere. A Dekker pair
+  // with the waiter, which counts itself and then reads the status: the light fence here, the heavy
+  // one there (platform::light_fence).
+  platform::light_fence();
+  if (overlapped_waiters.load(std::memory_order_relaxed) != 0) status.notify_all();
 }
 
 void finish(op_record& op, DWORD error) noexcept {
@@ -646,6 +649,7 @@ std::unique_ptr<engine> make_engine(pool_impl& pool, unsigned threads, unsigned 
 }  // namespace
 
 pool_impl::pool_impl(thread_pool& owner, pool_options options) : options_(std::move(options)), http_(owner) {
+  posix::platform::init_fences();
   unsigned threads = default_threads(options_.threads);
   unsigned max_threads = options_.max_threads == 0 ? 256u : options_.max_threads;
   max_threads = std::max(max_threads, threads);
@@ -663,30 +667,39 @@ pool_impl::pool_impl(thread_pool& owner, pool_options options) : options_(std::m
 
 pool_impl::~pool_impl() { unregister_pool(this); }
 
+// The count against shutdown is a Dekker pair: these two write a shard and then read state_, shutdown
+// writes state_ and then reads every shard, with a light fence here and a heavy one there (see
+// platform::light_fence). A worker's shard is written by its own thread only, so a plain store will do;
+// threads outside the pool share external_owed_ and add to it.
+void pool_impl::add_owed(std::int64_t by) noexcept {
+  worker* w = t_worker;
+  if (w != nullptr && w->sched == sched_.get())
+    w->owed.store(w->owed.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+  else
+    external_owed_.fetch_add(by, std::memory_order_relaxed);
+  posix::platform::light_fence();
+}
+
 bool pool_impl::owe_routine() noexcept {
-  owed_shard().fetch_add(1, std::memory_order_seq_cst);
-  if (state_.load(std::memory_order_seq_cst) == k_running && !stale()) return true;
+  add_owed(1);
+  if (state_.load(std::memory_order_relaxed) == k_running && !stale()) return true;
   pay_routine();
   return false;
 }
 
 void pool_impl::pay_routine() noexcept {
-  owed_shard().fetch_sub(1, std::memory_order_seq_cst);
-  if (state_.load(std::memory_order_seq_cst) != k_running) {
+  add_owed(-1);
+  if (state_.load(std::memory_order_relaxed) != k_running) {
     owed_epoch_.fetch_add(1, std::memory_order_seq_cst);
     owed_epoch_.notify_all();
   }
 }
 
-std::atomic<std::int64_t>& pool_impl::owed_shard() noexcept {
-  worker* w = t_worker;
-  return (w != nullptr && w->sched == sched_.get()) ? w->owed : external_owed_;
-}
-
 std::int64_t pool_impl::owed_total() noexcept {
-  std::int64_t total = external_owed_.load(std::memory_order_seq_cst);
+  posix::platform::heavy_fence();  // the rare side of the pair (see add_owed)
+  std::int64_t total = external_owed_.load(std::memory_order_relaxed);
   for (unsigned i = 0, n = sched_->slots(); i < n; ++i)
-    total += sched_->worker_at(i).owed.load(std::memory_order_seq_cst);
+    total += sched_->worker_at(i).owed.load(std::memory_order_relaxed);
   return total;
 }
 

@@ -68,7 +68,7 @@ class pool_impl {
   std::unique_ptr<posix::scheduler> sched_;
   http_server_impl http_;
   std::atomic<int> state_{k_running};
-  std::atomic<std::int64_t>& owed_shard() noexcept;
+  void add_owed(std::int64_t by) noexcept;
   std::int64_t owed_total() noexcept;
   // Owed routines, counted in shards: each worker's own (worker::owed) plus this one for threads
   // outside the pool. Only the sum means anything (a routine may be owed on one shard and paid on

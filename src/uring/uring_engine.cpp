@@ -39,13 +39,7 @@
 #include "posix/results.hpp"
 #include "posix/signals.hpp"
 
-#if defined(__SANITIZE_THREAD__)
-#define W3TP_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define W3TP_TSAN 1
-#endif
-#endif
+// W3TP_TSAN comes from posix/platform.hpp.
 #ifdef W3TP_TSAN
 #include <sanitizer/tsan_interface.h>
 #endif
