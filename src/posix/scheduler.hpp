@@ -82,6 +82,15 @@ class scheduler {
   /// The worker slots in use (some may have exited), and one of them.
   unsigned slots() const noexcept { return slots_used_.load(std::memory_order_acquire); }
   worker& worker_at(unsigned i) noexcept { return workers_[i]; }
+  /// For an engine that serves busy threads' requests (io_uring's help): whether the worker in slot i
+  /// (i < slots()) is inside a routine now, and in `seq` how many routines it has started so far, so that
+  /// one that has been running since the engine last looked can be told from one that started since.
+  bool in_routine(unsigned i, std::uint32_t& seq) const noexcept {
+    const worker& w = workers_[i];
+    if (!w.in_routine.load(std::memory_order_acquire)) return false;
+    seq = w.routines.load(std::memory_order_relaxed);
+    return true;
+  }
   /// An idle worker, or nullptr.
   worker* idle_worker() noexcept;
   /// For engines whose wake-ups reach any sleeping thread (epoll): worker w took a wake-up. If nobody

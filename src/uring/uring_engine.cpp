@@ -188,7 +188,9 @@ class uring_engine final : public engine {
     // The base threads' rings are made here, so that a failure (a memlock limit reached by the
     // n-th ring, say) is the constructor's exception, not a thread's.
     // One slot per possible thread, never resized: other threads index it without a lock.
-    rings_.resize(std::max(base_threads, max_threads));
+    slot_count_ = std::max(base_threads, max_threads);
+    rings_.resize(slot_count_);
+    live_ = std::make_unique<std::atomic<ring_state*>[]>(slot_count_);
     for (unsigned i = 0; i < base_threads; ++i) {
       auto& slot = rings_[i];
       int err = 0;
@@ -262,6 +264,7 @@ class uring_engine final : public engine {
       arm_wake(*rs);
     }
     w.engine_state.store(rs, std::memory_order_release);
+    live_[w.index].store(rs, std::memory_order_release);  // for other threads' help()
   }
 
   bool poll(worker& w, bool block) noexcept override {
@@ -688,18 +691,16 @@ class uring_engine final : public engine {
   bool help(worker& self) noexcept {
     bool reaped = false;
     bool still_busy = false;
-    scheduler& s = pool_.sched();
-    unsigned used = s.slots();
-    for (unsigned i = 0; i < used; ++i) {
-      worker& v = s.worker_at(i);
-      if (&v == &self || !v.in_routine.load(std::memory_order_acquire)) continue;
-      auto* rs = static_cast<ring_state*>(v.engine_state.load(std::memory_order_acquire));
+    const scheduler& s = pool_.sched();
+    for (unsigned i = 0, used = std::min(s.slots(), slot_count_); i < used; ++i) {
+      std::uint32_t seq = 0;
+      if (i == self.index || !s.in_routine(i, seq)) continue;
+      ring_state* rs = live_[i].load(std::memory_order_acquire);
       if (rs == nullptr) continue;
       // Help only a routine that was already running when this thread last looked (a millisecond
       // ago at most, see the timer below): routines that return at once need no help, and submitting
       // their rings' requests one by one from here broke the owners' batches (measured: a third of
       // the io_uring_enter calls of the file workload submitted a single request).
-      const std::uint32_t seq = v.routines.load(std::memory_order_relaxed);
       if (rs->help_seen.load(std::memory_order_relaxed) != seq) {
         rs->help_seen.store(seq, std::memory_order_relaxed);
       } else {
@@ -738,6 +739,10 @@ class uring_engine final : public engine {
   pool_impl& pool_;
   std::mutex rings_mu_;
   std::vector<std::unique_ptr<ring_state>> rings_;
+  // rings_[i] once a thread of slot i has set it up, for threads that read it without rings_mu_ (help):
+  // the engine's own view of which rings have owners, rather than the scheduler's workers.
+  unsigned slot_count_ = 0;
+  std::unique_ptr<std::atomic<ring_state*>[]> live_;
   std::atomic<std::int64_t> watchdog_until_{0};  // steady-clock ns until which a watchdog is pending
 };
 
