@@ -34,8 +34,12 @@ struct io_uring_sqe* sqe_of(struct io_uring& ring) {
   return sqe;
 }
 
-// One thread's share of the file workload: `depth` reads in flight on its own ring, `ops` in all.
-void file_thread(int fd, unsigned depth, std::uint64_t ops, unsigned seed, std::atomic<std::uint64_t>& errors) {
+// One thread's share of the file workload: `depth` reads in flight on its own ring, `ops` in all. Its
+// read slot i is the workload's slot first_slot + i and reads through fds[that % fds.size()], as the
+// w3tp peer's slot does (so that "64 handles" spreads the reads over 64 descriptors here too).
+void file_thread(const std::vector<int>& fds, unsigned first_slot, unsigned depth, std::uint64_t ops, unsigned seed,
+                 std::atomic<std::uint64_t>& errors) {
+  auto fd_of = [&](std::uint64_t i) { return fds[(first_slot + i) % fds.size()]; };
   struct io_uring ring;
   init_ring(ring, depth);
   std::vector<char> bufs(static_cast<std::size_t>(depth) * k_block);
@@ -43,7 +47,7 @@ void file_thread(int fd, unsigned depth, std::uint64_t ops, unsigned seed, std::
   std::uint64_t issued = 0, done = 0;
   for (unsigned i = 0; i < depth && issued < ops; ++i, ++issued) {
     struct io_uring_sqe* sqe = sqe_of(ring);
-    io_uring_prep_read(sqe, fd, bufs.data() + static_cast<std::size_t>(i) * k_block, k_block, r.offset());
+    io_uring_prep_read(sqe, fd_of(i), bufs.data() + static_cast<std::size_t>(i) * k_block, k_block, r.offset());
     io_uring_sqe_set_data64(sqe, i);
   }
   while (done < ops) {
@@ -58,7 +62,7 @@ void file_thread(int fd, unsigned depth, std::uint64_t ops, unsigned seed, std::
         ++issued;
         auto i = cqe->user_data;
         struct io_uring_sqe* sqe = sqe_of(ring);
-        io_uring_prep_read(sqe, fd, bufs.data() + i * k_block, k_block, r.offset());
+        io_uring_prep_read(sqe, fd_of(i), bufs.data() + i * k_block, k_block, r.offset());
         io_uring_sqe_set_data64(sqe, i);
       }
     }
@@ -72,11 +76,12 @@ void run_file(const std::vector<int>& fds, unsigned threads, unsigned depth, std
               std::atomic<std::uint64_t>& errors) {
   std::vector<std::thread> ts;
   std::uint64_t t0 = now_ns(), cpu0 = cpu_ns();
+  unsigned first_slot = 0;
   for (unsigned t = 0; t < threads; ++t) {
     unsigned d = depth / threads + (t < depth % threads ? 1 : 0);
     std::uint64_t n = ops / threads + (t < ops % threads ? 1 : 0);
-    int fd = fds[t % fds.size()];
-    ts.emplace_back([=, &errors] { file_thread(fd, std::max(d, 1u), n, t + 1, errors); });
+    ts.emplace_back([=, &fds, &errors] { file_thread(fds, first_slot, std::max(d, 1u), n, t + 1, errors); });
+    first_slot += d;
   }
   for (auto& t : ts) t.join();
   report_rate(ops, now_ns() - t0);
@@ -167,7 +172,7 @@ void pp_thread(std::vector<end_state*> ends, std::vector<std::uint64_t>* rtt, st
 
 int uring_file(const params& p) {
   prepare_cache(p.num("cold", 0) != 0);
-  // handles=N: N descriptors of the same file (thread t reads through descriptor t % N).
+  // handles=N: N descriptors of the same file (read slot i reads through descriptor i % N).
   std::vector<int> fds(static_cast<std::size_t>(std::max<long>(1, p.num("handles", 1))));
   for (int& fd : fds)
     if ((fd = ::open(file_path().c_str(), O_RDONLY | O_CLOEXEC)) < 0) fail("open");
