@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/common.hpp"
+#include "common/shell.hpp"
 #include "w3tp/w3tp.hpp"
 
 namespace w3tp::iocp {
@@ -64,21 +65,18 @@ struct worker {
 
 namespace w3tp::detail {
 
-class pool_impl {
+/// The Windows pool, on the shell every platform shares (common/shell.hpp). The thread_pool object and
+/// each running pool thread hold a reference, so a thread that shutdown() had to detach (shutdown
+/// called from a routine) can still finish.
+class pool_impl : public ref_counted<pool_impl> {
  public:
   pool_impl(thread_pool& owner, pool_options options);
   ~pool_impl();
   pool_impl(const pool_impl&) = delete;
   pool_impl& operator=(const pool_impl&) = delete;
 
-  // The pool is freed by its last reference: the thread_pool object and each running pool thread hold
-  // one, so a thread that shutdown() had to detach (shutdown called from a routine) can still finish.
-  void retain() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
-  void release() noexcept {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
-  }
-
   backend kind() const noexcept { return backend::iocp; }
+  bool stale() const noexcept { return false; }  // Windows has no fork()
   std::string_view fallback_reason() const noexcept { return {}; }
   unsigned thread_count() const noexcept { return live_.load(std::memory_order_relaxed); }
   IHttpServer& http() noexcept { return http_; }
@@ -92,8 +90,6 @@ class pool_impl {
   void remove_thread() noexcept;
 
  private:
-  enum : int { k_running = 0, k_stopping = 1, k_stopped = 2 };
-
   /// Accounts for one more call in progress (post, a task given to the executor, associate) until its
   /// packet is queued or its association made; false, with nothing counted, once shutdown has begun.
   bool begin_call() noexcept;
@@ -122,7 +118,6 @@ class pool_impl {
   /// Queues a packet with one of the pool's static keys; false if the system refused.
   bool post_control(iocp::key_record& key, OVERLAPPED* ov) noexcept;
 
-  std::atomic<long> refs_{1};
   pool_options options_;
   http_server_impl http_;
   HANDLE port_ = nullptr;
@@ -130,10 +125,8 @@ class pool_impl {
   unsigned max_ = 0;
 
   // Shutdown.
-  std::atomic<int> state_{k_running};
+  shutdown_state stop_;
   std::atomic<std::uint64_t> calls_in_progress_{0};
-  std::mutex shutdown_mu_;
-  std::condition_variable shutdown_cv_;
 
   // Threads: `target_` is the count that IncrementThreadCount/DecrementThreadCount ask for, `live_` the
   // threads that run now. Slots of threads that left are reused (after a join).

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The Windows pool: a completion port per pool, association by CreateIoCompletionPort, worker threads
-// that take one packet at a time, post, the thread count, shutdown, and thread_pool's members.
+// that take one packet at a time, post, the thread count and shutdown (thread_pool's members are in
+// src/common/thread_pool.cpp).
 //
 // On Windows the application's CreateFile/ReadFile/WriteFile/CancelIoEx/CloseHandle are the system's
 // own. What w3tp owns is the association, the pool, post, the thread count and shutdown (API.md, "On
@@ -98,11 +99,6 @@ using namespace w3tp::iocp;
 
 namespace {
 
-unsigned default_threads(unsigned requested) {
-  if (requested != 0) return requested;
-  return std::max(2u, std::thread::hardware_concurrency());
-}
-
 void check_backend(const pool_options& options) {
   backend b = requested_backend(options);
   if (b == backend::io_uring || b == backend::epoll)
@@ -115,8 +111,9 @@ void check_backend(const pool_options& options) {
 
 pool_impl::pool_impl(thread_pool& owner, pool_options options) : options_(std::move(options)), http_(owner) {
   check_backend(options_);
-  base_ = default_threads(options_.threads);
-  max_ = std::max(options_.max_threads == 0 ? 256u : options_.max_threads, base_);
+  const thread_counts counts = thread_counts_for(options_);
+  base_ = counts.base;
+  max_ = counts.max;
   // Concurrency max_threads, not 0 (= the CPU count): the port must release a waiting thread for a due
   // packet while other threads run or block in routines (API.md, behaviour 9).
   port_ = CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, max_);
@@ -133,7 +130,7 @@ pool_impl::pool_impl(thread_pool& owner, pool_options options) : options_(std::m
   } catch (...) {
     // The threads that did start hold references to this object: stop and join them before the
     // new-expression frees it.
-    state_.store(k_stopped, std::memory_order_seq_cst);
+    stop_.abandon();
     stop_threads();
     CloseHandle(port_);
     throw;
@@ -148,18 +145,14 @@ bool pool_impl::on_own_thread() const noexcept { return t_pool == this; }
 
 bool pool_impl::begin_call() noexcept {
   calls_in_progress_.fetch_add(1, std::memory_order_seq_cst);
-  if (state_.load(std::memory_order_seq_cst) == k_running) return true;
+  if (stop_.running()) return true;
   end_call();
   return false;
 }
 
 void pool_impl::end_call() noexcept {
   calls_in_progress_.fetch_sub(1, std::memory_order_seq_cst);
-  if (state_.load(std::memory_order_seq_cst) != k_running) {
-    // Shutdown is waiting (or about to): the lock orders this notification after its predicate check.
-    std::lock_guard lock(shutdown_mu_);
-    shutdown_cv_.notify_all();
-  }
+  if (!stop_.running()) stop_.notify();  // shutdown is waiting (or about to)
 }
 
 void pool_impl::on_exception(std::exception_ptr e) noexcept { handle_routine_exception(options_, e); }
@@ -382,71 +375,17 @@ void pool_impl::stop_threads() noexcept {
 }
 
 void pool_impl::shutdown() {
-  bool own_thread = on_own_thread();
-  {
-    std::unique_lock lock(shutdown_mu_);
-    int s = state_.load(std::memory_order_seq_cst);
-    if (s == k_stopped) return;
-    if (s == k_stopping) {
-      // A second call waits for the first, except from a pool thread: the first call may be waiting for
-      // that thread's routine to return.
-      if (!own_thread) shutdown_cv_.wait(lock, [&] { return state_.load() == k_stopped; });
-      return;
-    }
-    state_.store(k_stopping, std::memory_order_seq_cst);
-  }
+  // A second call waits for the first, except from a pool thread: the first call may be waiting for
+  // that thread's routine to return.
+  if (!stop_.begin(!on_own_thread())) return;
   // From here on post, the executor and associate refuse. Calls that were accepted just before are
   // still queueing their packet: wait for them, so that every accepted post and task is in the port
   // before the stop packets. Their routines then run while the threads drain the port. Operations that
   // the application started with the system's ReadFile/WriteFile are not counted: the application
   // cancels or closes its handles, and lets their routines run, before it shuts the pool down.
-  {
-    std::unique_lock lock(shutdown_mu_);
-    shutdown_cv_.wait(lock, [&] { return calls_in_progress_.load(std::memory_order_seq_cst) == 0; });
-  }
+  stop_.wait_until([&] { return calls_in_progress_.load(std::memory_order_seq_cst) == 0; });
   stop_threads();
-  {
-    std::lock_guard lock(shutdown_mu_);
-    state_.store(k_stopped, std::memory_order_seq_cst);
-  }
-  shutdown_cv_.notify_all();
+  stop_.finish();
 }
-
-// Implemented here for every platform's http_server_impl.
-void increment_thread_count(thread_pool& pool) noexcept { detail::pool_access::of(pool).add_thread(); }
-void decrement_thread_count(thread_pool& pool) noexcept { detail::pool_access::of(pool).remove_thread(); }
-bool stale_after_fork(thread_pool&) noexcept { return false; }  // Windows has no fork()
 
 }  // namespace w3tp::detail
-
-// =============================================================================================
-namespace w3tp {
-
-thread_pool::thread_pool(pool_options options) : impl_(new detail::pool_impl(*this, std::move(options))) {}
-
-thread_pool::~thread_pool() {
-  impl_->shutdown();
-  impl_->release();
-}
-
-backend thread_pool::active_backend() const noexcept { return impl_->kind(); }
-std::string_view thread_pool::fallback_reason() const noexcept { return impl_->fallback_reason(); }
-unsigned thread_pool::thread_count() const noexcept { return impl_->thread_count(); }
-
-HRESULT thread_pool::associate(HANDLE handle, LPOVERLAPPED_COMPLETION_ROUTINE routine) noexcept {
-  return impl_->associate(handle, routine, nullptr);
-}
-HRESULT thread_pool::associate_routine(HANDLE handle, detail::routine_base* routine) noexcept {
-  return impl_->associate(handle, nullptr, routine);
-}
-HRESULT thread_pool::post(LPOVERLAPPED_COMPLETION_ROUTINE routine, DWORD error, DWORD bytes,
-                          OVERLAPPED* overlapped) noexcept {
-  return impl_->post(routine, error, bytes, overlapped);
-}
-void thread_pool::submit_task(detail::task_base* task) noexcept { impl_->submit_task(task); }
-void thread_pool::shutdown() { impl_->shutdown(); }
-IHttpServer& thread_pool::http_server() noexcept { return impl_->http(); }
-
-bool thread_pool::executor_type::running_in_this_thread() const noexcept { return (*pool_->impl_).on_own_thread(); }
-
-}  // namespace w3tp

@@ -576,11 +576,6 @@ using namespace w3tp::posix;
 
 namespace {
 
-unsigned default_threads(unsigned requested) {
-  if (requested != 0) return requested;
-  return std::max(2u, std::thread::hardware_concurrency());
-}
-
 /// One backend of this platform: its kind, whether it can start here, and how to start it.
 struct engine_backend {
   backend kind;
@@ -650,11 +645,9 @@ std::unique_ptr<engine> make_engine(pool_impl& pool, unsigned threads, unsigned 
 
 pool_impl::pool_impl(thread_pool& owner, pool_options options) : options_(std::move(options)), http_(owner) {
   posix::platform::init_fences();
-  unsigned threads = default_threads(options_.threads);
-  unsigned max_threads = options_.max_threads == 0 ? 256u : options_.max_threads;
-  max_threads = std::max(max_threads, threads);
-  engine_ = make_engine(*this, threads, max_threads, requested_backend(options_), fallback_reason_);
-  sched_ = std::make_unique<scheduler>(*this, threads, max_threads);
+  const thread_counts counts = thread_counts_for(options_);
+  engine_ = make_engine(*this, counts.base, counts.max, requested_backend(options_), fallback_reason_);
+  sched_ = std::make_unique<scheduler>(*this, counts.base, counts.max);
   try {
     sched_->start(*engine_);
     register_pool(this);
@@ -667,8 +660,8 @@ pool_impl::pool_impl(thread_pool& owner, pool_options options) : options_(std::m
 
 pool_impl::~pool_impl() { unregister_pool(this); }
 
-// The count against shutdown is a Dekker pair: these two write a shard and then read state_, shutdown
-// writes state_ and then reads every shard, with a light fence here and a heavy one there (see
+// The count against shutdown is a Dekker pair: these two write a shard and then read the shutdown
+// state, shutdown writes the state and then reads every shard, with a light fence here and a heavy one there (see
 // platform::light_fence). A worker's shard is written by its own thread only, so a plain store will do;
 // threads outside the pool share external_owed_ and add to it.
 void pool_impl::add_owed(std::int64_t by) noexcept {
@@ -682,14 +675,14 @@ void pool_impl::add_owed(std::int64_t by) noexcept {
 
 bool pool_impl::owe_routine() noexcept {
   add_owed(1);
-  if (state_.load(std::memory_order_relaxed) == k_running && !stale()) return true;
+  if (stop_.running() && !stale()) return true;
   pay_routine();
   return false;
 }
 
 void pool_impl::pay_routine() noexcept {
   add_owed(-1);
-  if (state_.load(std::memory_order_relaxed) != k_running) {
+  if (!stop_.running()) {
     owed_epoch_.fetch_add(1, std::memory_order_seq_cst);
     owed_epoch_.notify_all();
   }
@@ -772,18 +765,9 @@ void pool_impl::shutdown() {
   // do not exist here (src/posix/fork.cpp).
   if (stale()) return;
   worker* self = sched_->current();
-  {
-    std::unique_lock lock(shutdown_mu_);
-    int s = state_.load(std::memory_order_seq_cst);
-    if (s == k_stopped) return;
-    if (s == k_stopping) {
-      // A second call waits for the first, except from a pool thread: the first call is waiting for
-      // that thread's routine to return.
-      if (self == nullptr) shutdown_cv_.wait(lock, [&] { return state_.load() == k_stopped; });
-      return;
-    }
-    state_.store(k_stopping, std::memory_order_seq_cst);
-  }
+  // A second call waits for the first, except from a pool thread: the first call is waiting for that
+  // thread's routine to return.
+  if (!stop_.begin(self == nullptr)) return;
   // Cancel what would never finish by itself: pending operations on pipes, sockets and other streams.
   for_each_handle([this](handle_slot* h) {
     if (h->pool.load(std::memory_order_acquire) != this || h->kind == object_kind::file) return;
@@ -817,55 +801,7 @@ void pool_impl::shutdown() {
   // From a routine, this thread goes back to its worker loop (to leave it) after this call: the engine
   // stays up until the pool's last reference goes (~pool_impl), which is after that.
   if (self == nullptr) engine_->stop();
-  {
-    std::lock_guard lock(shutdown_mu_);
-    state_.store(k_stopped, std::memory_order_seq_cst);
-  }
-  shutdown_cv_.notify_all();
+  stop_.finish();
 }
-
-// Implemented here for every platform's http_server_impl.
-void increment_thread_count(thread_pool& pool) noexcept {
-  if (!detail::pool_access::of(pool).stale()) detail::pool_access::of(pool).sched().add_thread();
-}
-void decrement_thread_count(thread_pool& pool) noexcept {
-  if (!detail::pool_access::of(pool).stale()) detail::pool_access::of(pool).sched().remove_thread();
-}
-bool stale_after_fork(thread_pool& pool) noexcept { return detail::pool_access::of(pool).stale(); }
 
 }  // namespace w3tp::detail
-
-// =============================================================================================
-namespace w3tp {
-
-thread_pool::thread_pool(pool_options options) : impl_(new detail::pool_impl(*this, std::move(options))) {}
-
-thread_pool::~thread_pool() {
-  if (impl_->stale()) return;  // a parent's pool in a child of fork(): left as it is (src/posix/fork.cpp)
-  impl_->shutdown();
-  impl_->release();
-}
-
-backend thread_pool::active_backend() const noexcept { return impl_->kind(); }
-std::string_view thread_pool::fallback_reason() const noexcept { return impl_->fallback_reason(); }
-unsigned thread_pool::thread_count() const noexcept { return impl_->stale() ? 0 : impl_->sched().thread_count(); }
-
-HRESULT thread_pool::associate(HANDLE handle, LPOVERLAPPED_COMPLETION_ROUTINE routine) noexcept {
-  return impl_->associate(handle, routine, nullptr);
-}
-HRESULT thread_pool::associate_routine(HANDLE handle, detail::routine_base* routine) noexcept {
-  return impl_->associate(handle, nullptr, routine);
-}
-HRESULT thread_pool::post(LPOVERLAPPED_COMPLETION_ROUTINE routine, DWORD error, DWORD bytes,
-                          OVERLAPPED* overlapped) noexcept {
-  return impl_->post(routine, error, bytes, overlapped);
-}
-void thread_pool::submit_task(detail::task_base* task) noexcept { impl_->submit_task(task); }
-void thread_pool::shutdown() { impl_->shutdown(); }
-IHttpServer& thread_pool::http_server() noexcept { return impl_->http(); }
-
-bool thread_pool::executor_type::running_in_this_thread() const noexcept {
-  return (*pool_->impl_).sched().current() != nullptr;
-}
-
-}  // namespace w3tp

@@ -8,22 +8,17 @@
 #include <mutex>
 #include <string>
 
+#include "common/shell.hpp"
 #include "posix/scheduler.hpp"
 
 namespace w3tp::detail {
 
-/// The POSIX pool. Reference counted: the thread_pool object, every running worker thread and every
-/// associated handle hold a reference, so a pool destroyed from its own routine stays valid until its
-/// last thread has left it.
-class pool_impl {
+/// The POSIX pool, on the shell every platform shares (common/shell.hpp): reference counted (the
+/// thread_pool object, every running worker thread and every associated handle hold a reference).
+class pool_impl : public ref_counted<pool_impl> {
  public:
   pool_impl(thread_pool& owner, pool_options options);
   ~pool_impl();
-
-  void retain() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
-  void release() noexcept {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
-  }
 
   backend kind() const noexcept { return engine_->kind(); }
   std::string_view fallback_reason() const noexcept { return fallback_reason_; }
@@ -36,10 +31,19 @@ class pool_impl {
   bool owe_routine() noexcept;
   /// One owed routine has run (or an owed item was dropped).
   void pay_routine() noexcept;
-  bool accepting() const noexcept { return state_.load(std::memory_order_seq_cst) == k_running && !stale(); }
+  bool accepting() const noexcept { return stop_.running() && !stale(); }
   /// True in a child of fork() for a pool that the parent made (src/posix/fork.cpp): it refuses all.
   bool stale() const noexcept { return fork_generation_ != posix::fork_generation(); }
 
+  /// What thread_pool asks every platform's pool (src/common/thread_pool.cpp).
+  unsigned thread_count() const noexcept { return stale() ? 0 : sched_->thread_count(); }
+  bool on_own_thread() const noexcept { return sched_->current() != nullptr; }
+  void add_thread() noexcept {
+    if (!stale()) sched_->add_thread();
+  }
+  void remove_thread() noexcept {
+    if (!stale()) sched_->remove_thread();
+  }
   HRESULT associate(HANDLE h, LPOVERLAPPED_COMPLETION_ROUTINE fn, routine_base* callable) noexcept;
   HRESULT post(LPOVERLAPPED_COMPLETION_ROUTINE fn, DWORD error, DWORD bytes, OVERLAPPED* ov) noexcept;
   void submit_task(task_base* t) noexcept;
@@ -58,16 +62,13 @@ class pool_impl {
  private:
   void on_exception(std::exception_ptr e) noexcept;
 
-  enum : int { k_running = 0, k_stopping = 1, k_stopped = 2 };
-
-  std::atomic<long> refs_{1};
   const unsigned fork_generation_ = posix::fork_generation();
   pool_options options_;
   std::string fallback_reason_;
   std::unique_ptr<posix::engine> engine_;
   std::unique_ptr<posix::scheduler> sched_;
   http_server_impl http_;
-  std::atomic<int> state_{k_running};
+  shutdown_state stop_;
   void add_owed(std::int64_t by) noexcept;
   std::int64_t owed_total() noexcept;
   // Owed routines, counted in shards: each worker's own (worker::owed) plus this one for threads
@@ -75,8 +76,6 @@ class pool_impl {
   // another). owed_epoch_ moves after every payment once shutdown has begun, for shutdown to wait on.
   alignas(64) std::atomic<std::int64_t> external_owed_{0};
   std::atomic<std::uint32_t> owed_epoch_{0};
-  std::mutex shutdown_mu_;
-  std::condition_variable shutdown_cv_;
 };
 
 }  // namespace w3tp::detail
