@@ -231,6 +231,65 @@ W3TP_API BOOL WINAPI GetOverlappedResult(HANDLE hFile, LPOVERLAPPED lpOverlapped
                                          BOOL bWait);
 W3TP_API DWORD WINAPI GetCurrentThreadId(void);
 
+/* Windows' other two pool-I/O APIs, on w3tp's default pool (w3tp::default_pool()). */
+
+/* Binds an overlapped handle to the default pool: its completions run Function(error, bytes,
+   overlapped). Flags must be 0. FALSE with GetLastError() as associate() says (API.md, behaviour 1). */
+W3TP_API BOOL WINAPI BindIoCompletionCallback(HANDLE FileHandle, LPOVERLAPPED_COMPLETION_ROUTINE Function, ULONG Flags);
+
+/* The thread-pool I/O objects (Windows Vista's API). The structs are opaque, as on Windows. */
+typedef struct _TP_IO TP_IO, *PTP_IO;
+typedef struct _TP_CALLBACK_INSTANCE TP_CALLBACK_INSTANCE, *PTP_CALLBACK_INSTANCE;
+typedef struct _TP_POOL TP_POOL, *PTP_POOL;
+typedef struct _TP_CLEANUP_GROUP TP_CLEANUP_GROUP, *PTP_CLEANUP_GROUP;
+typedef VOID(CALLBACK* PTP_CLEANUP_GROUP_CANCEL_CALLBACK)(PVOID ObjectContext, PVOID CleanupContext);
+typedef VOID(CALLBACK* PTP_SIMPLE_CALLBACK)(PTP_CALLBACK_INSTANCE Instance, PVOID Context);
+typedef enum _TP_CALLBACK_PRIORITY {
+  TP_CALLBACK_PRIORITY_HIGH,
+  TP_CALLBACK_PRIORITY_NORMAL,
+  TP_CALLBACK_PRIORITY_LOW,
+  TP_CALLBACK_PRIORITY_INVALID,
+  TP_CALLBACK_PRIORITY_COUNT = TP_CALLBACK_PRIORITY_INVALID
+} TP_CALLBACK_PRIORITY;
+/* Windows' TP_CALLBACK_ENVIRON_V3 layout. w3tp serves only the default environment: Pool and
+   CleanupGroup NULL (TpInitializeCallbackEnviron's values); any other is refused (ERROR_NOT_SUPPORTED). */
+typedef struct _TP_CALLBACK_ENVIRON_V3 {
+  DWORD Version;
+  PTP_POOL Pool;
+  PTP_CLEANUP_GROUP CleanupGroup;
+  PTP_CLEANUP_GROUP_CANCEL_CALLBACK CleanupGroupCancelCallback;
+  PVOID RaceDll;
+  struct _ACTIVATION_CONTEXT* ActivationContext;
+  PTP_SIMPLE_CALLBACK FinalizationCallback;
+  union {
+    DWORD Flags;
+    struct {
+      DWORD LongFunction : 1;
+      DWORD Persistent : 1;
+      DWORD Private : 30;
+    } s;
+  } u;
+  TP_CALLBACK_PRIORITY CallbackPriority;
+  DWORD Size;
+} TP_CALLBACK_ENVIRON_V3, TP_CALLBACK_ENVIRON, *PTP_CALLBACK_ENVIRON;
+
+/* The callback of a thread-pool I/O object: IoResult is the Win32 error, Overlapped the operation's
+   OVERLAPPED, Io the object. */
+typedef VOID(CALLBACK* PTP_WIN32_IO_CALLBACK)(PTP_CALLBACK_INSTANCE Instance, PVOID Context, PVOID Overlapped,
+                                              ULONG IoResult, ULONG_PTR NumberOfBytesTransferred, PTP_IO Io);
+
+/* Binds the handle to the default pool; NULL with GetLastError() when it cannot (as associate()). */
+W3TP_API PTP_IO WINAPI CreateThreadpoolIo(HANDLE fl, PTP_WIN32_IO_CALLBACK pfnio, PVOID pv, PTP_CALLBACK_ENVIRON pcbe);
+/* Before each overlapped operation on the handle: one more callback is expected. */
+W3TP_API VOID WINAPI StartThreadpoolIo(PTP_IO pio);
+/* After an operation that failed at once (not ERROR_IO_PENDING): the expected callback is not coming. */
+W3TP_API VOID WINAPI CancelThreadpoolIo(PTP_IO pio);
+/* Waits until every expected callback has run; with fCancelPendingCallbacks, a callback that is due but
+   has not started is dropped instead. Not from one of the object's own callbacks. */
+W3TP_API VOID WINAPI WaitForThreadpoolIoCallbacks(PTP_IO pio, BOOL fCancelPendingCallbacks);
+/* Releases the object: at once, or after its expected callbacks have run. */
+W3TP_API VOID WINAPI CloseThreadpoolIo(PTP_IO pio);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
