@@ -2,11 +2,15 @@
 // async_copy: copies a file with overlapped ReadFile/WriteFile, several chunks in flight, each chunk
 // chained from routine to routine (read done -> write it -> read the next chunk) on the pool's threads.
 //
-//   async_copy SOURCE DESTINATION       copy a file
+//   async_copy SOURCE DESTINATION       copy a file, with a progress line
 //   async_copy --self-test DIRECTORY    make a 4 MiB file in DIRECTORY, copy it, compare
+//   async_copy --help
 #include <w3tp/w3tp.hpp>
 
+#include "../common/example.hpp"
+
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
@@ -95,39 +99,67 @@ VOID CALLBACK on_io(DWORD error, DWORD bytes, LPOVERLAPPED overlapped) {
   }
 }
 
-/// Copies source to destination; returns the Win32 error (ERROR_SUCCESS on success).
-DWORD copy_file(w3tp::thread_pool& pool, const std::string& source, const std::string& destination,
-                std::uint64_t* copied) {
+/// The size of an open file, or -1 (a synchronous query; the handle need not be associated yet).
+long long size_of(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return -1;
+  long long size = std::fseek(f, 0, SEEK_END) == 0 ? static_cast<long long>(std::ftell(f)) : -1;
+  std::fclose(f);
+  return size;
+}
+
+/// Prints "copied X of Y MiB (Z%)" over itself on stderr while the copy runs (when stderr is where a
+/// user looks: always here, so that the example shows it).
+void show_progress(std::uint64_t done, long long total, bool last) {
+  const double mib = 1024.0 * 1024.0;
+  if (total > 0)
+    std::fprintf(stderr, "\rcopied %.1f of %.1f MiB (%3.0f%%)%s", done / mib, total / mib,
+                 100.0 * static_cast<double>(done) / static_cast<double>(total), last ? "\n" : "");
+  else
+    std::fprintf(stderr, "\rcopied %.1f MiB%s", done / mib, last ? "\n" : "");
+  std::fflush(stderr);
+}
+
+/// Copies source to destination; on failure, fails the program with a sentence naming the file and
+/// the Win32 error. Returns the bytes copied.
+std::uint64_t copy_file(w3tp::thread_pool& pool, const std::string& source, const std::string& destination) {
   copy_job job;
   job.source =
       CreateFileA(source.c_str(), GENERIC_READ, FILE_SHARE_READ, NULL, OPEN_EXISTING, FILE_FLAG_OVERLAPPED, NULL);
-  if (job.source == INVALID_HANDLE_VALUE) return GetLastError();
+  if (job.source == INVALID_HANDLE_VALUE)
+    example::fail("async_copy", "could not open " + source + ": " + example::describe_error(GetLastError()));
   job.destination = CreateFileA(destination.c_str(), GENERIC_WRITE, 0, NULL, CREATE_ALWAYS, FILE_FLAG_OVERLAPPED, NULL);
   if (job.destination == INVALID_HANDLE_VALUE) {
     DWORD error = GetLastError();
     CloseHandle(job.source);
-    return error;
+    example::fail("async_copy", "could not create " + destination + ": " + example::describe_error(error));
   }
   HRESULT hr = pool.associate(job.source, on_io);
   if (SUCCEEDED(hr)) hr = pool.associate(job.destination, on_io);
   if (FAILED(hr)) {
     CloseHandle(job.source);
     CloseHandle(job.destination);
-    return static_cast<DWORD>(hr) & 0xFFFF;
+    example::fail("async_copy", "could not associate the files with the pool: " + example::describe_hresult(hr));
   }
+  const long long total = size_of(source);
   job.active.store(kInFlight);
   for (chunk& c : job.chunks) {
     c.job = &job;
     start_read(c);
   }
   {
+    // The routines do the copy; this thread only shows how far it got, ten times a second.
     std::unique_lock<std::mutex> lock(job.mutex);
-    job.finished.wait(lock, [&] { return job.active.load() == 0; });
+    while (!job.finished.wait_for(lock, std::chrono::milliseconds(100), [&] { return job.active.load() == 0; }))
+      show_progress(job.copied.load(), total, false);
   }
+  show_progress(job.copied.load(), total, true);
   CloseHandle(job.source);
   CloseHandle(job.destination);
-  *copied = job.copied.load();
-  return job.error.load();
+  if (job.error.load() != ERROR_SUCCESS)
+    example::fail("async_copy",
+                  "copying " + source + " to " + destination + " failed: " + example::describe_error(job.error.load()));
+  return job.copied.load();
 }
 
 std::vector<char> read_all(const std::string& path) {
@@ -140,13 +172,20 @@ std::vector<char> read_all(const std::string& path) {
   return data;
 }
 
-}  // namespace
+constexpr char kUsage[] = "usage: async_copy SOURCE DESTINATION | async_copy --self-test DIRECTORY | async_copy --help";
 
-int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: async_copy SOURCE DESTINATION | async_copy --self-test DIRECTORY\n");
-    return 2;
+int run(int argc, char** argv) {
+  if (argc == 2 && std::strcmp(argv[1], "--help") == 0) {
+    std::printf(
+        "%s\n\nCopies SOURCE to DESTINATION with overlapped ReadFile/WriteFile on a w3tp pool, %d chunks of "
+        "%lu KiB in flight,\neach chained from routine to routine; a progress line on stderr. --self-test "
+        "makes a 4 MiB file in\nDIRECTORY, copies it and compares. W3TP_BACKEND (auto, io_uring, epoll, iocp) "
+        "chooses the backend.\nExit status 1, with a sentence, on failure.\n",
+        kUsage, kInFlight, static_cast<unsigned long>(kChunk / 1024));
+    return 0;
   }
+  if (argc != 3 || (argv[1][0] == '-' && std::strcmp(argv[1], "--self-test") != 0))
+    example::fail("async_copy", std::string("bad arguments\n") + kUsage);
   std::string source = argv[1], destination = argv[2];
   const bool self_test = source == "--self-test";
   if (self_test) {
@@ -161,20 +200,24 @@ int main(int argc, char** argv) {
       b = static_cast<char>(x);
     }
     FILE* f = std::fopen(source.c_str(), "wb");
-    if (!f || std::fwrite(data.data(), 1, data.size(), f) != data.size()) return 1;
+    if (!f || std::fwrite(data.data(), 1, data.size(), f) != data.size())
+      example::fail("async_copy", "could not write the self-test's source file " + source);
     std::fclose(f);
   }
   w3tp::thread_pool pool;
-  std::uint64_t copied = 0;
-  DWORD error = copy_file(pool, source, destination, &copied);
-  std::printf("async_copy (%s): %llu bytes copied, error %lu\n",
-              std::string(w3tp::to_string(pool.active_backend())).c_str(), static_cast<unsigned long long>(copied),
-              static_cast<unsigned long>(error));
-  if (error != ERROR_SUCCESS) return 1;
+  const std::uint64_t copied = copy_file(pool, source, destination);
+  std::printf("async_copy (%s): %llu bytes copied\n", std::string(w3tp::to_string(pool.active_backend())).c_str(),
+              static_cast<unsigned long long>(copied));
   if (self_test) {
     bool same = read_all(source) == read_all(destination);
     std::printf("copy %s the source\n", same ? "matches" : "DIFFERS FROM");
-    return same ? 0 : 1;
+    if (!same) example::fail("async_copy", "the copy differs from the source");
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return example::guarded_main("async_copy", [&] { return run(argc, argv); });
 }

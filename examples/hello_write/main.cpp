@@ -11,12 +11,20 @@
 //   - it passes the OVERLAPPED by value where WriteFile needs its address; here &request.overlapped.
 // The routine reports the error code, the byte count and the thread it ran on, then closes the
 // handle, and the program waits for it instead of hoping it ran.
+//
+//   hello_write [FILE]      write "Hello" to FILE (default hello_write.txt) and read it back
+//   hello_write --self-test the same with a file in the temporary directory, removed afterwards
+//   hello_write --help
 #include <w3tp/httpserv.h>
 #include <w3tp/w3tp.hpp>
+
+#include "../common/example.hpp"
 
 #include <condition_variable>
 #include <cstddef>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <string>
 
@@ -74,10 +82,36 @@ HRESULT StartHelloWrite(IHttpServer* pServer, const char* path, write_request* r
   return S_OK;
 }
 
-}  // namespace
+constexpr char kUsage[] = "usage: hello_write [FILE] | hello_write --self-test | hello_write --help";
 
-int main(int argc, char** argv) {
-  const std::string path = argc > 1 ? argv[1] : "hello_write.txt";
+/// The temporary directory (TMPDIR, TEMP or TMP; else /tmp, or the current directory on Windows).
+std::string temp_dir() {
+  for (const char* name : {"TMPDIR", "TEMP", "TMP"})
+    if (const char* v = std::getenv(name); v != nullptr && *v != '\0') return v;
+#ifdef _WIN32
+  return ".";
+#else
+  return "/tmp";
+#endif
+}
+
+int run(int argc, char** argv) {
+  if (argc > 2 || (argc == 2 && argv[1][0] == '-' && std::strcmp(argv[1], "--help") != 0 &&
+                   std::strcmp(argv[1], "--self-test") != 0))
+    example::fail("hello_write", std::string("bad arguments\n") + kUsage);
+  if (argc == 2 && std::strcmp(argv[1], "--help") == 0) {
+    std::printf(
+        "%s\n\nWrites \"Hello\" to FILE with an overlapped WriteFile on a handle associated with w3tp's "
+        "default pool\n(IHttpServer::AssociateWithThreadPool), waits for the completion routine, then reads "
+        "the file back.\nW3TP_BACKEND (auto, io_uring, epoll, iocp) chooses the backend. Exit status 0 when "
+        "the file holds \"Hello\",\n1 with a sentence on stderr otherwise.\n",
+        kUsage);
+    return 0;
+  }
+  const bool self_test = argc == 2 && std::strcmp(argv[1], "--self-test") == 0;
+  const std::string path = self_test  ? temp_dir() + "/hello_write_self_test.txt"
+                           : argc > 1 ? argv[1]
+                                      : "hello_write.txt";
   w3tp::thread_pool& pool = w3tp::default_pool();
   std::printf("w3tp pool: backend %s, %u threads\n", std::string(w3tp::to_string(pool.active_backend())).c_str(),
               pool.thread_count());
@@ -87,11 +121,8 @@ int main(int argc, char** argv) {
 
   write_request request;
   HRESULT hr = StartHelloWrite(&w3tp::http_server(pool), path.c_str(), &request);
-  if (FAILED(hr)) {
-    std::fprintf(stderr, "hello_write: could not start the write to %s: HRESULT 0x%08lx\n", path.c_str(),
-                 static_cast<unsigned long>(hr));
-    return 1;
-  }
+  if (FAILED(hr))
+    example::fail("hello_write", "could not start the write to " + path + ": " + example::describe_hresult(hr));
   std::printf("WriteFile(\"Hello\") started on thread %lu\n", static_cast<unsigned long>(request.starter_thread));
 
   {
@@ -101,18 +132,26 @@ int main(int argc, char** argv) {
   std::printf("MyCompletionRoutine ran on pool thread %lu: dwErrorCode=%lu, dwNumberOfBytesTransfered=%lu\n",
               static_cast<unsigned long>(request.routine_thread), static_cast<unsigned long>(request.error),
               static_cast<unsigned long>(request.bytes));
+  if (request.error != ERROR_SUCCESS)
+    example::fail("hello_write", "the write to " + path + " failed: " + example::describe_error(request.error));
 
   // Read the file back with a plain synchronous ReadFile (no OVERLAPPED, no association).
   HANDLE file =
       CreateFileA(path.c_str(), GENERIC_READ, FILE_SHARE_READ, NULL, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
   char text[64] = {};
   DWORD read = 0;
-  if (file == INVALID_HANDLE_VALUE || !ReadFile(file, text, sizeof(text) - 1, &read, NULL)) {
-    std::fprintf(stderr, "hello_write: reading %s back failed: error %lu\n", path.c_str(),
-                 static_cast<unsigned long>(GetLastError()));
-    return 1;
-  }
+  if (file == INVALID_HANDLE_VALUE || !ReadFile(file, text, sizeof(text) - 1, &read, NULL))
+    example::fail("hello_write", "reading " + path + " back failed: " + example::describe_error(GetLastError()));
   CloseHandle(file);
   std::printf("%s now holds %lu bytes: \"%s\"\n", path.c_str(), static_cast<unsigned long>(read), text);
-  return request.error == ERROR_SUCCESS && request.bytes == 5 && std::string(text, read) == "Hello" ? 0 : 1;
+  if (self_test) std::remove(path.c_str());
+  if (request.bytes != 5 || std::string(text, read) != "Hello")
+    example::fail("hello_write", path + " does not hold \"Hello\"");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return example::guarded_main("hello_write", [&] { return run(argc, argv); });
 }
