@@ -16,6 +16,7 @@
 
 #include "w3tp/export.h"
 #include "w3tp/httpserv.h"
+#include "w3tp/version.h"
 #include "w3tp/win32.h"
 
 namespace w3tp {

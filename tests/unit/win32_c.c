@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* <w3tp/win32.h> compiled as C: the header promises to be valid C, and C code of a port includes it. */
+#include <w3tp/version.h>
 #include <w3tp/win32.h>
 
 #include <stddef.h>
@@ -10,6 +11,14 @@ _Static_assert(sizeof(OVERLAPPED) == 32, "OVERLAPPED is 32 bytes on 64-bit syste
 _Static_assert(offsetof(OVERLAPPED, Offset) == 16, "Offset");
 _Static_assert(offsetof(OVERLAPPED, hEvent) == 24, "hEvent");
 #endif
+#if !defined(_WIN32) && UINTPTR_MAX == 0xFFFFFFFFFFFFFFFFu
+_Static_assert(sizeof(TP_CALLBACK_ENVIRON) == 72, "TP_CALLBACK_ENVIRON_V3 has Windows' 64-bit size");
+_Static_assert(offsetof(TP_CALLBACK_ENVIRON, Pool) == 8, "TP_CALLBACK_ENVIRON::Pool");
+_Static_assert(offsetof(TP_CALLBACK_ENVIRON, CallbackPriority) == 60, "TP_CALLBACK_ENVIRON::CallbackPriority");
+#endif
+/* <w3tp/version.h> is valid C, and its number agrees with its parts (CMake checks it against project()). */
+_Static_assert(W3TP_VERSION == W3TP_VERSION_MAJOR * 10000 + W3TP_VERSION_MINOR * 100 + W3TP_VERSION_PATCH,
+               "W3TP_VERSION");
 _Static_assert(sizeof(DWORD) == 4, "DWORD is 32 bits");
 _Static_assert(sizeof(HRESULT) == 4, "HRESULT is 32 bits");
 
