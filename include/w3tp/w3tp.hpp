@@ -6,6 +6,7 @@
 #ifndef W3TP_W3TP_HPP
 #define W3TP_W3TP_HPP
 
+#include <any>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -64,6 +65,16 @@ struct routine_holder final : routine_base {
   F fn_;
 };
 
+/// What the executor answers to Boost.Asio's `execution::context` query (implementation detail): it
+/// converts to the execution context type that Asio asks for (`boost::asio::execution_context&`),
+/// which the pool makes on first use and destroys when it shuts down. So this header needs no Boost
+/// include, and the conversion works whichever of Asio and w3tp a translation unit includes first.
+struct context_proxy {
+  thread_pool* pool;
+  template <class Context>
+  operator Context&() const;  // defined after thread_pool
+};
+
 /// A function object posted through the executor (implementation detail). `complete_` runs the
 /// function when `run` is true, and in every case destroys the task.
 struct task_base {
@@ -118,6 +129,14 @@ class W3TP_API thread_pool {
     static constexpr auto query(const P&) noexcept {
       return P::never;
     }
+    /// asio::query(ex, execution::context): the Asio execution context of this pool (see
+    /// detail::context_proxy), so that the executor converts to `boost::asio::any_io_executor` and Asio's
+    /// timers and I/O objects accept it. Recognised by shape: Asio's context_t is the property whose
+    /// polymorphic query result is std::any.
+    template <class P, std::enable_if_t<std::is_same_v<typename P::polymorphic_query_result_type, std::any>, int> = 0>
+    detail::context_proxy query(const P&) const noexcept {
+      return detail::context_proxy{pool_};
+    }
     friend bool operator==(const executor_type& a, const executor_type& b) noexcept { return a.pool_ == b.pool_; }
     friend bool operator!=(const executor_type& a, const executor_type& b) noexcept { return a.pool_ != b.pool_; }
 
@@ -168,15 +187,31 @@ class W3TP_API thread_pool {
   /// The IIS view of this pool.
   IHttpServer& http_server() noexcept;
 
+  /// An object of type T that lives as long as the pool's threads: made by the first call (with T's
+  /// default constructor), destroyed by shutdown() after the last routine has run. One per pool: it
+  /// exists for Boost.Asio's execution_context (detail::context_proxy); every call must name the same T.
+  template <class T>
+  T& extension() {
+    return *static_cast<T*>(
+        extension_slot([]() -> void* { return new T(); }, [](void* p) noexcept { delete static_cast<T*>(p); }));
+  }
+
  private:
   friend struct detail::pool_access;  // w3tp's own sources (src/common/common.hpp)
   // Takes ownership of `routine` in every case.
   HRESULT associate_routine(HANDLE handle, detail::routine_base* routine) noexcept;
   // Takes ownership of `task` in every case.
   void submit_task(detail::task_base* task) noexcept;
+  // The extension object (see extension()): made with `make` on first use, destroyed with `destroy`.
+  void* extension_slot(void* (*make)(), void (*destroy)(void*) noexcept);
 
   detail::pool_impl* impl_;
 };
+
+template <class Context>
+detail::context_proxy::operator Context&() const {
+  return pool->extension<Context>();
+}
 
 /// The IHttpServer view of a pool.
 W3TP_API IHttpServer& http_server(thread_pool& pool);

@@ -94,4 +94,39 @@ class shutdown_state {
   std::condition_variable cv_;
 };
 
+/// thread_pool::extension()'s object: made on first use, destroyed by reset() (shutdown) or with the
+/// pool. Thread-safe.
+class extension_holder {
+ public:
+  extension_holder() = default;
+  extension_holder(const extension_holder&) = delete;
+  extension_holder& operator=(const extension_holder&) = delete;
+  ~extension_holder() { reset(); }
+
+  void* get(void* (*make)(), void (*destroy)(void*) noexcept) {
+    std::lock_guard lock(mu_);
+    if (object_ == nullptr) {
+      object_ = make();  // may throw: nothing is kept then
+      destroy_ = destroy;
+    }
+    return object_;
+  }
+  void reset() noexcept {
+    void* object;
+    void (*destroy)(void*) noexcept;
+    {
+      std::lock_guard lock(mu_);
+      object = object_;
+      destroy = destroy_;
+      object_ = nullptr;
+    }
+    if (object != nullptr) destroy(object);  // outside the lock: it may join threads that call get()
+  }
+
+ private:
+  std::mutex mu_;
+  void* object_ = nullptr;
+  void (*destroy_)(void*) noexcept = nullptr;
+};
+
 }  // namespace w3tp::detail

@@ -35,7 +35,7 @@ thread_pool::thread_pool(pool_options options) : impl_(new detail::pool_impl(*th
 
 thread_pool::~thread_pool() {
   if (impl_->stale()) return;  // a parent's pool in a child of fork(): left as it is (src/posix/fork.cpp)
-  impl_->shutdown();
+  shutdown();
   impl_->release();
 }
 
@@ -54,7 +54,14 @@ HRESULT thread_pool::post(LPOVERLAPPED_COMPLETION_ROUTINE routine, DWORD error, 
   return impl_->post(routine, error, bytes, overlapped);
 }
 void thread_pool::submit_task(detail::task_base* task) noexcept { impl_->submit_task(task); }
-void thread_pool::shutdown() { impl_->shutdown(); }
+void thread_pool::shutdown() {
+  impl_->shutdown();
+  // After the last routine: an Asio execution_context's services (timers) go with their pending handlers.
+  impl_->ext().reset();
+}
+void* thread_pool::extension_slot(void* (*make)(), void (*destroy)(void*) noexcept) {
+  return impl_->ext().get(make, destroy);
+}
 IHttpServer& thread_pool::http_server() noexcept { return impl_->http(); }
 
 bool thread_pool::executor_type::running_in_this_thread() const noexcept { return pool_->impl_->on_own_thread(); }

@@ -80,6 +80,7 @@ class pool_impl : public ref_counted<pool_impl> {
   std::string_view fallback_reason() const noexcept { return {}; }
   unsigned thread_count() const noexcept { return live_.load(std::memory_order_relaxed); }
   IHttpServer& http() noexcept { return http_; }
+  extension_holder& ext() noexcept { return ext_; }
   bool on_own_thread() const noexcept;
 
   HRESULT associate(HANDLE h, LPOVERLAPPED_COMPLETION_ROUTINE fn, routine_base* callable) noexcept;
@@ -126,6 +127,7 @@ class pool_impl : public ref_counted<pool_impl> {
 
   // Shutdown.
   shutdown_state stop_;
+  extension_holder ext_;
   std::atomic<std::uint64_t> calls_in_progress_{0};
 
   // Threads: `target_` is the count that IncrementThreadCount/DecrementThreadCount ask for, `live_` the

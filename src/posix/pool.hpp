@@ -25,6 +25,7 @@ class pool_impl : public ref_counted<pool_impl> {
   posix::engine& eng() noexcept { return *engine_; }
   posix::scheduler& sched() noexcept { return *sched_; }
   IHttpServer& http() noexcept { return http_; }
+  extension_holder& ext() noexcept { return ext_; }
   const pool_options& options() const noexcept { return options_; }
 
   /// Accounts for one more owed routine; false (and nothing owed) once shutdown has begun.
@@ -69,6 +70,7 @@ class pool_impl : public ref_counted<pool_impl> {
   std::unique_ptr<posix::scheduler> sched_;
   http_server_impl http_;
   shutdown_state stop_;
+  extension_holder ext_;
   void add_owed(std::int64_t by) noexcept;
   std::int64_t owed_total() noexcept;
   // Owed routines, counted in shards: each worker's own (worker::owed) plus this one for threads
