@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: MIT
 # Package consumers as real projects: one builds against an installed prefix with find_package(w3tp),
-# one vendors the source tree with add_subdirectory. Both build and run a small program.
+# one vendors the source tree with add_subdirectory; both build and run a small program. The
+# relocated ones move the installed prefix elsewhere first, for this build's static library and for a
+# shared build of its own (BUILD_SHARED_LIBS=ON), with find_package and with pkg-config.
 set(w3tp_consumer_dir ${PROJECT_BINARY_DIR}/consumers)
 set(w3tp_consumer_args -G ${CMAKE_GENERATOR} -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER})
 
@@ -20,3 +22,16 @@ add_test(NAME package.add_subdirectory
 set_tests_properties(package.install PROPERTIES FIXTURES_SETUP w3tp_prefix TIMEOUT 120)
 set_tests_properties(package.find_package package.pkg_config PROPERTIES FIXTURES_REQUIRED w3tp_prefix TIMEOUT 300)
 set_tests_properties(package.add_subdirectory PROPERTIES TIMEOUT 600)
+foreach(kind static shared)
+  if(kind STREQUAL "shared")
+    set(shared ON)
+  else()
+    set(shared OFF)
+  endif()
+  add_test(NAME package.relocated_${kind}
+    COMMAND ${CMAKE_COMMAND} -DW3TP_SOURCE=${PROJECT_SOURCE_DIR} -DW3TP_BUILD=${PROJECT_BINARY_DIR}
+            -DBINARY=${w3tp_consumer_dir}/relocated_${kind} -DSHARED=${shared} -DGENERATOR=${CMAKE_GENERATOR}
+            -DCXX=${CMAKE_CXX_COMPILER} -DLIBDIR=${CMAKE_INSTALL_LIBDIR}
+            -P ${PROJECT_SOURCE_DIR}/cmake/W3tpRelocatedConsumers.cmake)
+  set_tests_properties(package.relocated_${kind} PROPERTIES TIMEOUT 900)
+endforeach()
