@@ -13,6 +13,7 @@ else()
   set(W3TP_WITH_IO_URING OFF)
 endif()
 option(W3TP_FUZZ "Build the libFuzzer target (clang only; tests/fuzz)" OFF)
+option(W3TP_BUILD_DOCS "Add the w3tp_docs target: the API reference with Doxygen, warnings as errors" OFF)
 set(W3TP_SANITIZE "" CACHE STRING "Sanitizers for w3tp's own targets: '', 'address,undefined' or 'thread'")
 
 set(CMAKE_CXX_STANDARD 20)

@@ -41,7 +41,9 @@ namespace w3tp::asio {
 /// std::errc::operation_canceled, ERROR_FILE_NOT_FOUND to std::errc::no_such_file_or_directory, ...
 class win32_error_category final : public boost::system::error_category {
  public:
+  /// "win32".
   const char* name() const noexcept override { return "win32"; }
+  /// The error's meaning and its name ("Reached the end of the file (ERROR_HANDLE_EOF)").
   std::string message(int ev) const override {
     switch (ev) {
       case ERROR_SUCCESS: return "The operation completed successfully (ERROR_SUCCESS)";
@@ -62,6 +64,7 @@ class win32_error_category final : public boost::system::error_category {
       default: return "Win32 error " + std::to_string(ev);
     }
   }
+  /// The portable condition an error corresponds to, where there is one (std::errc's values).
   boost::system::error_condition default_error_condition(int ev) const noexcept override {
     using std::errc;
     auto portable = [](errc e) {
@@ -151,7 +154,9 @@ struct op final : op_base {
 /// ERROR_OPERATION_ABORTED).
 class overlapped_handle {
  public:
+  /// The pool's executor: where completions run unless the handler names another.
   using executor_type = thread_pool::executor_type;
+  /// A Win32 HANDLE.
   using native_handle_type = HANDLE;
 
   /// Associates `handle` with `pool`; throws boost::system::system_error (win32_category) when it
@@ -166,12 +171,16 @@ class overlapped_handle {
   }
   overlapped_handle(const overlapped_handle&) = delete;
   overlapped_handle& operator=(const overlapped_handle&) = delete;
+  /// Takes over the other's handle (the other is left closed).
   overlapped_handle(overlapped_handle&& other) noexcept
       : pool_(other.pool_), handle_(std::exchange(other.handle_, INVALID_HANDLE_VALUE)) {}
   ~overlapped_handle() { close(); }
 
+  /// The pool's executor.
   executor_type get_executor() const noexcept { return pool_->get_executor(); }
+  /// The HANDLE (still owned by this object).
   native_handle_type native_handle() const noexcept { return handle_; }
+  /// False after close() or a move.
   bool is_open() const noexcept { return handle_ != INVALID_HANDLE_VALUE; }
   /// CloseHandle: pending operations complete with ERROR_OPERATION_ABORTED.
   void close() noexcept {
@@ -197,6 +206,7 @@ class overlapped_handle {
   auto async_read_some(const MutableBuffer& buffer, Token&& token) {
     return async_read_some_at(0, buffer, std::forward<Token>(token));
   }
+  /// async_write_some_at at offset 0, for pipes and sockets.
   template <class ConstBuffer, class Token>
   auto async_write_some(const ConstBuffer& buffer, Token&& token) {
     return async_write_some_at(0, buffer, std::forward<Token>(token));

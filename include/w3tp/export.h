@@ -19,6 +19,7 @@
 #define W3TP_API
 #endif
 #else
+/** Marks w3tp's exported functions and classes (visibility on POSIX, dllexport/dllimport on Windows). */
 #define W3TP_API __attribute__((visibility("default")))
 #endif
 

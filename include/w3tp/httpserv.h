@@ -2,7 +2,7 @@
 /// @file w3tp/httpserv.h
 /// <w3tp/win32.h> plus IIS's global utility interface `IHttpServer`, declared with every method of
 /// IIS's httpserv.h in IIS's order and with IIS's signatures, so that the vtable matches and module
-/// code written against IIS compiles unchanged. `::IHttpServer` is an alias of `w3tp::IHttpServer`.
+/// code written against IIS compiles unchanged. `::IHttpServer` is an alias of w3tp::IHttpServer.
 ///
 /// Only the thread-pool methods have meaning outside IIS. What the others answer is fixed and
 /// documented on each one; the types they name are declared here as opaque classes and enums.
@@ -120,6 +120,7 @@ class IHttpServer {
 
 }  // namespace w3tp
 
+/// IIS's IHttpServer in the global namespace, where IIS module code names it.
 using IHttpServer = w3tp::IHttpServer;
 using w3tp::CACHE_OPERATION;
 using w3tp::CACHE_OPERATION_ADD;

@@ -137,7 +137,9 @@ class W3TP_API thread_pool {
     detail::context_proxy query(const P&) const noexcept {
       return detail::context_proxy{pool_};
     }
+    /// Two executors are equal when they submit to the same pool.
     friend bool operator==(const executor_type& a, const executor_type& b) noexcept { return a.pool_ == b.pool_; }
+    /// Not equal: they submit to different pools.
     friend bool operator!=(const executor_type& a, const executor_type& b) noexcept { return a.pool_ != b.pool_; }
 
    private:
