@@ -35,3 +35,7 @@ foreach(kind static shared)
             -P ${PROJECT_SOURCE_DIR}/cmake/W3tpRelocatedConsumers.cmake)
   set_tests_properties(package.relocated_${kind} PROPERTIES TIMEOUT 900)
 endforeach()
+# Conan 2 (conanfile.py at the root, test_package/): `conan create` static and shared with no remote;
+# skipped (77) when conan is not on the PATH (Debian does not package it).
+add_test(NAME package.conan COMMAND sh ${PROJECT_SOURCE_DIR}/tests/conan/run.sh ${PROJECT_SOURCE_DIR} ${w3tp_consumer_dir}/conan)
+set_tests_properties(package.conan PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 1200)

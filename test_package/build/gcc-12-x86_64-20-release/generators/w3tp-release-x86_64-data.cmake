@@ -1,0 +1,51 @@
+########### AGGREGATED COMPONENTS AND DEPENDENCIES FOR THE MULTI CONFIG #####################
+#############################################################################################
+
+set(w3tp_COMPONENT_NAMES "")
+if(DEFINED w3tp_FIND_DEPENDENCY_NAMES)
+  list(APPEND w3tp_FIND_DEPENDENCY_NAMES fmt liburing)
+  list(REMOVE_DUPLICATES w3tp_FIND_DEPENDENCY_NAMES)
+else()
+  set(w3tp_FIND_DEPENDENCY_NAMES fmt liburing)
+endif()
+set(fmt_FIND_MODE "NO_MODULE")
+set(liburing_FIND_MODE "NO_MODULE")
+
+########### VARIABLES #######################################################################
+#############################################################################################
+set(w3tp_PACKAGE_FOLDER_RELEASE "/work/main/build/consumers/conan/conan-home/p/b/w3tpf3f2c8d40860d/p")
+set(w3tp_BUILD_MODULES_PATHS_RELEASE )
+
+
+set(w3tp_INCLUDE_DIRS_RELEASE "${w3tp_PACKAGE_FOLDER_RELEASE}/include")
+set(w3tp_RES_DIRS_RELEASE )
+set(w3tp_DEFINITIONS_RELEASE "-DW3TP_SHARED")
+set(w3tp_SHARED_LINK_FLAGS_RELEASE )
+set(w3tp_EXE_LINK_FLAGS_RELEASE )
+set(w3tp_OBJECTS_RELEASE )
+set(w3tp_COMPILE_DEFINITIONS_RELEASE "W3TP_SHARED")
+set(w3tp_COMPILE_OPTIONS_C_RELEASE )
+set(w3tp_COMPILE_OPTIONS_CXX_RELEASE )
+set(w3tp_LIB_DIRS_RELEASE "${w3tp_PACKAGE_FOLDER_RELEASE}/lib")
+set(w3tp_BIN_DIRS_RELEASE "${w3tp_PACKAGE_FOLDER_RELEASE}/bin")
+set(w3tp_LIBRARY_TYPE_RELEASE SHARED)
+set(w3tp_IS_HOST_WINDOWS_RELEASE 0)
+set(w3tp_LIBS_RELEASE w3tp)
+set(w3tp_SYSTEM_LIBS_RELEASE pthread)
+set(w3tp_FRAMEWORK_DIRS_RELEASE )
+set(w3tp_FRAMEWORKS_RELEASE )
+set(w3tp_BUILD_DIRS_RELEASE )
+set(w3tp_NO_SONAME_MODE_RELEASE FALSE)
+
+
+# COMPOUND VARIABLES
+set(w3tp_COMPILE_OPTIONS_RELEASE
+    "$<$<COMPILE_LANGUAGE:CXX>:${w3tp_COMPILE_OPTIONS_CXX_RELEASE}>"
+    "$<$<COMPILE_LANGUAGE:C>:${w3tp_COMPILE_OPTIONS_C_RELEASE}>")
+set(w3tp_LINKER_FLAGS_RELEASE
+    "$<$<STREQUAL:$<TARGET_PROPERTY:TYPE>,SHARED_LIBRARY>:${w3tp_SHARED_LINK_FLAGS_RELEASE}>"
+    "$<$<STREQUAL:$<TARGET_PROPERTY:TYPE>,MODULE_LIBRARY>:${w3tp_SHARED_LINK_FLAGS_RELEASE}>"
+    "$<$<STREQUAL:$<TARGET_PROPERTY:TYPE>,EXECUTABLE>:${w3tp_EXE_LINK_FLAGS_RELEASE}>")
+
+
+set(w3tp_COMPONENTS_RELEASE )
