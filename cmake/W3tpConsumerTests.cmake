@@ -39,3 +39,7 @@ endforeach()
 # skipped (77) when conan is not on the PATH (Debian does not package it).
 add_test(NAME package.conan COMMAND sh ${PROJECT_SOURCE_DIR}/tests/conan/run.sh ${PROJECT_SOURCE_DIR} ${w3tp_consumer_dir}/conan)
 set_tests_properties(package.conan PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 1200)
+# vcpkg (packaging/vcpkg/ports/w3tp): classic mode for x64-linux and x64-linux-dynamic, and manifest
+# mode, each with a find_package consumer; skipped (77) unless VCPKG_ROOT holds a vcpkg executable.
+add_test(NAME package.vcpkg COMMAND sh ${PROJECT_SOURCE_DIR}/tests/vcpkg/run.sh ${PROJECT_SOURCE_DIR} ${w3tp_consumer_dir}/vcpkg)
+set_tests_properties(package.vcpkg PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 1800)

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -204,10 +205,23 @@ int run(int argc, char** argv) {
       example::fail("async_copy", "could not write the self-test's source file " + source);
     std::fclose(f);
   }
-  w3tp::thread_pool pool;
+  // The pool's messages (its backend, a fallback, thread changes, starvation) go to stderr.
+  w3tp::pool_options options;
+  options.on_log = [](w3tp::log_level level, std::string_view text) {
+    const char* tag = level == w3tp::log_level::error     ? "error"
+                      : level == w3tp::log_level::warning ? "warning"
+                                                          : "info";
+    std::fprintf(stderr, "w3tp %s: %.*s\n", tag, static_cast<int>(text.size()), text.data());
+  };
+  w3tp::thread_pool pool(std::move(options));
   const std::uint64_t copied = copy_file(pool, source, destination);
   std::printf("async_copy (%s): %llu bytes copied\n", std::string(w3tp::to_string(pool.active_backend())).c_str(),
               static_cast<unsigned long long>(copied));
+  const w3tp::pool_stats stats = pool.stats();
+  std::printf("pool: %u threads (%u busy, %u added for starvation), %llu completions, %llu posts, %llu pending\n",
+              stats.threads, stats.busy_threads, stats.starvation_threads,
+              static_cast<unsigned long long>(stats.completions), static_cast<unsigned long long>(stats.posts),
+              static_cast<unsigned long long>(stats.pending));
   if (self_test) {
     bool same = read_all(source) == read_all(destination);
     std::printf("copy %s the source\n", same ? "matches" : "DIFFERS FROM");

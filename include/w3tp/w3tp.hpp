@@ -28,6 +28,30 @@ enum class backend { automatic, iocp, io_uring, epoll };
 /// "automatic", "iocp", "io_uring" or "epoll".
 W3TP_API std::string_view to_string(backend) noexcept;
 
+/// How serious a message to pool_options::on_log is.
+enum class log_level { info, warning, error };
+
+/// A snapshot of a pool's counters (thread_pool::stats()). The counts are read without stopping the
+/// pool, so they may be a moment apart from each other.
+struct pool_stats {
+  /// The backend in use.
+  backend active_backend = backend::automatic;
+  /// Threads that run now (base threads, IncrementThreadCount's and the starvation gate's).
+  unsigned threads = 0;
+  /// Of those, the threads inside a routine (or an executor task) at the moment of the snapshot.
+  unsigned busy_threads = 0;
+  /// Threads the pool added by itself because every thread was busy while work waited (API.md,
+  /// addition 12), not retired yet. Always 0 on Windows, where the completion port does this.
+  unsigned starvation_threads = 0;
+  /// Routines owed: operations and posts accepted whose routine has not run yet. On Windows, posts and
+  /// tasks only (the system's ReadFile/WriteFile are not w3tp's to count).
+  std::uint64_t pending = 0;
+  /// Completion routines of I/O operations run so far.
+  std::uint64_t completions = 0;
+  /// Posted routines (thread_pool::post) and executor tasks run so far.
+  std::uint64_t posts = 0;
+};
+
 /// How a pool is built.
 struct pool_options {
   /// Worker threads; 0 gives std::thread::hardware_concurrency(), at least 2.
@@ -42,6 +66,11 @@ struct pool_options {
   /// std::terminate, as IIS ends a worker process on an unhandled exception. When set, the pool
   /// thread goes on with its next completion after the handler returns.
   std::function<void(std::exception_ptr)> on_exception{};
+  /// Called with each message the pool has for a person: the backend it chose and why it fell back
+  /// (info, warning), thread count changes and starvation (info, warning), a routine's escaped
+  /// exception (error). On any thread, possibly a pool thread; it must not block for long, and what
+  /// it throws is ignored. Empty (the default): the pool says nothing.
+  std::function<void(log_level, std::string_view)> on_log{};
 };
 
 class thread_pool;
@@ -162,6 +191,9 @@ class W3TP_API thread_pool {
   std::string_view fallback_reason() const noexcept;
   /// The number of threads the pool runs now (base threads plus those added by IncrementThreadCount).
   unsigned thread_count() const noexcept;
+  /// The pool's counters now (threads, busy threads, starvation threads, pending routines, completions
+  /// and posts run); see pool_stats.
+  pool_stats stats() const noexcept;
 
   /// Binds an overlapped handle to this pool: its overlapped reads and writes complete by running
   /// `routine` on a pool thread. S_OK, or an HRESULT that says why not (API.md, behaviour 1).

@@ -146,7 +146,25 @@ HRESULT http_server_impl::GetExtendedInterface(HTTP_SERVER_INTERFACE_VERSION, PV
   return E_NOTIMPL;
 }
 
+void log_message(const pool_options& options, log_level level, std::string_view message) noexcept {
+  if (!options.on_log) return;
+  try {
+    options.on_log(level, message);
+  } catch (...) {
+    // A hook that throws is ignored: logging never changes what the pool does.
+  }
+}
+
 void handle_routine_exception(const pool_options& options, std::exception_ptr e) noexcept {
+  if (options.on_log) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      log_format(options, log_level::error, "a completion routine let an exception escape: {}", ex.what());
+    } catch (...) {
+      log_message(options, log_level::error, "a completion routine let an exception of unknown type escape");
+    }
+  }
   if (options.on_exception) {
     options.on_exception(e);  // noexcept context: a throwing handler terminates
     return;

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include <fmt/format.h>
+
 #include "w3tp/w3tp.hpp"
 
 namespace w3tp::detail {
@@ -69,6 +71,21 @@ class http_server_impl final : public IHttpServer {
 
 // Implemented by each platform's pool: IIS's IncrementThreadCount / DecrementThreadCount.
 void increment_thread_count(thread_pool& pool) noexcept;
+
+/// Sends a message to pool_options::on_log, if set; never throws (a throwing hook is ignored).
+void log_message(const pool_options& options, log_level level, std::string_view message) noexcept;
+
+/// As log_message, formatting the message with fmt only when there is a hook to hear it.
+template <class... Args>
+void log_format(const pool_options& options, log_level level, fmt::format_string<Args...> format,
+                Args&&... args) noexcept {
+  if (!options.on_log) return;
+  try {
+    log_message(options, level, fmt::format(format, std::forward<Args>(args)...));
+  } catch (...) {
+    // Out of memory for the message: it is dropped, the pool goes on.
+  }
+}
 
 /// The pool's exception policy for a routine (or executor task) that let `e` escape: the user's
 /// pool_options::on_exception if set, else print it and std::terminate, as IIS ends a worker process.

@@ -42,6 +42,7 @@ thread_pool::~thread_pool() {
 backend thread_pool::active_backend() const noexcept { return impl_->kind(); }
 std::string_view thread_pool::fallback_reason() const noexcept { return impl_->fallback_reason(); }
 unsigned thread_pool::thread_count() const noexcept { return impl_->thread_count(); }
+pool_stats thread_pool::stats() const noexcept { return impl_->stats(); }
 
 HRESULT thread_pool::associate(HANDLE handle, LPOVERLAPPED_COMPLETION_ROUTINE routine) noexcept {
   return impl_->associate(handle, routine, nullptr);

@@ -89,6 +89,7 @@ class pool_impl : public ref_counted<pool_impl> {
   void shutdown();
   void add_thread() noexcept;
   void remove_thread() noexcept;
+  pool_stats stats() const noexcept;
 
  private:
   /// Accounts for one more call in progress (post, a task given to the executor, associate) until its
@@ -129,6 +130,12 @@ class pool_impl : public ref_counted<pool_impl> {
   shutdown_state stop_;
   extension_holder ext_;
   std::atomic<std::uint64_t> calls_in_progress_{0};
+  // For stats(): packets queued by post()/the executor and not run yet, routines running now, and the
+  // routines run so far (I/O completions, and posts with tasks).
+  std::atomic<std::int64_t> queued_{0};
+  std::atomic<unsigned> busy_{0};
+  std::atomic<std::uint64_t> completions_{0};
+  std::atomic<std::uint64_t> posts_{0};
 
   // Threads: `target_` is the count that IncrementThreadCount/DecrementThreadCount ask for, `live_` the
   // threads that run now. Slots of threads that left are reused (after a join).

@@ -135,6 +135,7 @@ pool_impl::pool_impl(thread_pool& owner, pool_options options) : options_(std::m
     CloseHandle(port_);
     throw;
   }
+  log_format(options_, log_level::info, "w3tp pool: backend iocp, {} threads (at most {})", base_, max_);
 }
 
 pool_impl::~pool_impl() {
@@ -213,8 +214,10 @@ HRESULT pool_impl::post(LPOVERLAPPED_COMPLETION_ROUTINE fn, DWORD error, DWORD b
     end_call();
     return E_OUTOFMEMORY;
   }
+  queued_.fetch_add(1, std::memory_order_relaxed);  // before the packet: its thread may run it at once
   if (!PostQueuedCompletionStatus(port_, bytes, reinterpret_cast<ULONG_PTR>(record), ov)) {
     DWORD why = GetLastError();
+    queued_.fetch_sub(1, std::memory_order_relaxed);
     delete record;
     end_call();
     return HRESULT_FROM_WIN32(why);
@@ -228,7 +231,11 @@ void pool_impl::submit_task(task_base* t) noexcept {
     t->complete_(t, false);  // a pool that is shut down destroys work without running it
     return;
   }
-  if (!post_control(task_key_, reinterpret_cast<OVERLAPPED*>(t))) t->complete_(t, false);
+  queued_.fetch_add(1, std::memory_order_relaxed);
+  if (!post_control(task_key_, reinterpret_cast<OVERLAPPED*>(t))) {
+    queued_.fetch_sub(1, std::memory_order_relaxed);
+    t->complete_(t, false);
+  }
   end_call();
 }
 
@@ -281,12 +288,18 @@ void pool_impl::run(worker& self) noexcept {
     switch (record->kind) {
       case key_kind::routine_fn: {
         LPOVERLAPPED_COMPLETION_ROUTINE fn = static_cast<association_record*>(record)->fn;
+        busy_.fetch_add(1, std::memory_order_relaxed);
         guarded([&] { fn(error, bytes, ov); });
+        busy_.fetch_sub(1, std::memory_order_relaxed);
+        completions_.fetch_add(1, std::memory_order_relaxed);
         break;
       }
       case key_kind::routine_callable: {
         routine_base* r = static_cast<association_record*>(record)->callable.get();
+        busy_.fetch_add(1, std::memory_order_relaxed);
         guarded([&] { r->invoke(error, bytes, ov); });
+        busy_.fetch_sub(1, std::memory_order_relaxed);
+        completions_.fetch_add(1, std::memory_order_relaxed);
         break;
       }
       case key_kind::post: {
@@ -294,12 +307,20 @@ void pool_impl::run(worker& self) noexcept {
         LPOVERLAPPED_COMPLETION_ROUTINE fn = p->fn;
         DWORD posted_error = p->error;
         delete p;
+        queued_.fetch_sub(1, std::memory_order_relaxed);
+        busy_.fetch_add(1, std::memory_order_relaxed);
         guarded([&] { fn(posted_error, bytes, ov); });
+        busy_.fetch_sub(1, std::memory_order_relaxed);
+        posts_.fetch_add(1, std::memory_order_relaxed);
         break;
       }
       case key_kind::task: {
         auto* t = reinterpret_cast<task_base*>(ov);
+        queued_.fetch_sub(1, std::memory_order_relaxed);
+        busy_.fetch_add(1, std::memory_order_relaxed);
         guarded([t] { t->complete_(t, true); });
+        busy_.fetch_sub(1, std::memory_order_relaxed);
+        posts_.fetch_add(1, std::memory_order_relaxed);
         break;
       }
       case key_kind::stop:
@@ -343,7 +364,21 @@ void pool_impl::add_thread() noexcept {
     spawn(slot);
   } catch (...) {
     --target_;  // no thread (out of memory or of system resources): the count stays as it was
+    return;
   }
+  log_format(options_, log_level::info, "IncrementThreadCount: {} threads", target_);
+}
+
+pool_stats pool_impl::stats() const noexcept {
+  pool_stats s;
+  s.active_backend = backend::iocp;
+  s.threads = live_.load(std::memory_order_relaxed);
+  s.busy_threads = busy_.load(std::memory_order_relaxed);
+  const std::int64_t queued = queued_.load(std::memory_order_relaxed);
+  s.pending = queued > 0 ? static_cast<std::uint64_t>(queued) : 0;
+  s.completions = completions_.load(std::memory_order_relaxed);
+  s.posts = posts_.load(std::memory_order_relaxed);
+  return s;
 }
 
 void pool_impl::remove_thread() noexcept {
@@ -351,7 +386,11 @@ void pool_impl::remove_thread() noexcept {
   if (threads_stopping_ || target_ <= base_) return;
   --target_;
   // The packet goes to a thread that waits on the port, so a thread busy in a routine finishes it first.
-  if (!post_control(retire_key_, nullptr)) ++target_;
+  if (!post_control(retire_key_, nullptr)) {
+    ++target_;
+    return;
+  }
+  log_format(options_, log_level::info, "DecrementThreadCount: {} threads wanted", target_);
 }
 
 void pool_impl::stop_threads() noexcept {

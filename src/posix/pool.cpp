@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "common/common.hpp"
 #include "posix/core.hpp"
 
 namespace w3tp::posix {
@@ -91,6 +92,7 @@ void deliver(op_record& op) noexcept {
   // The pool outlives this call: the worker thread running it holds a reference.
   if (w != nullptr) {
     w->end_routine();
+    worker::count(w->completions);
     w->held = h;
     ++w->held_refs;
   } else {
@@ -308,6 +310,7 @@ void scheduler::run_item(worker& w, queue_node* n) noexcept {
       w.begin_routine();
       pool_.guarded([t] { t->complete_(t, true); });
       w.end_routine();
+      worker::count(w.posts);
       pool_.pay_routine();
       break;
     }
@@ -320,6 +323,7 @@ void scheduler::run_item(worker& w, queue_node* n) noexcept {
       w.begin_routine();
       pool_.guarded([&] { fn(error, bytes, ov); });
       w.end_routine();
+      worker::count(w.posts);
       pool_.pay_routine();
       break;
     }
@@ -453,6 +457,7 @@ void scheduler::remove_thread() noexcept {
   if (t <= base_) return;
   target_.store(t - 1, std::memory_order_seq_cst);
   wake_extras();
+  detail::log_format(pool_.options(), log_level::info, "DecrementThreadCount: {} threads wanted", t - 1);
 }
 
 void scheduler::wake_extras() noexcept {
@@ -505,7 +510,11 @@ void scheduler::gate() noexcept {
       calm = 0;
       if (++stuck_ticks > starved_.load(std::memory_order_relaxed)) {
         stuck_ticks = 0;
-        grow(true);
+        if (grow(true))
+          detail::log_format(pool_.options(), log_level::warning,
+                             "starvation: every thread has been inside one routine for a tick while work waits; "
+                             "a thread added ({} added so far, at most {} threads)",
+                             starved_.load(std::memory_order_relaxed), max_);
       }
       continue;
     }
@@ -517,6 +526,7 @@ void scheduler::gate() noexcept {
         starved_.fetch_sub(1, std::memory_order_seq_cst);
         wake_extras();
       }
+      detail::log_message(pool_.options(), log_level::info, "starvation over: an added thread retires");
       calm = 0;
     }
     if (calm >= k_sleep_ticks && starved_.load(std::memory_order_relaxed) == 0) {
@@ -656,6 +666,11 @@ pool_impl::pool_impl(thread_pool& owner, pool_options options) : options_(std::m
     engine_->stop();
     throw;
   }
+  detail::log_format(options_, log_level::info, "w3tp pool: backend {}, {} threads (at most {})", to_string(kind()),
+                     counts.base, counts.max);
+  if (!fallback_reason_.empty())
+    detail::log_format(options_, log_level::warning, "w3tp pool: not the first choice of backend: {}",
+                       fallback_reason_);
 }
 
 pool_impl::~pool_impl() { unregister_pool(this); }
@@ -694,6 +709,31 @@ std::int64_t pool_impl::owed_total() noexcept {
   for (unsigned i = 0, n = sched_->slots(); i < n; ++i)
     total += sched_->worker_at(i).owed.load(std::memory_order_relaxed);
   return total;
+}
+
+void pool_impl::add_thread() noexcept {
+  if (stale()) return;
+  sched_->add_thread();
+  detail::log_format(options_, log_level::info, "IncrementThreadCount: {} threads", sched_->thread_count());
+}
+
+pool_stats pool_impl::stats() const noexcept {
+  pool_stats s;
+  s.active_backend = engine_->kind();
+  if (stale()) return s;
+  s.threads = sched_->thread_count();
+  s.starvation_threads = sched_->starvation_threads();
+  std::int64_t owed = external_owed_.load(std::memory_order_relaxed);
+  for (unsigned i = 0, n = sched_->slots(); i < n; ++i) {
+    const worker& w = sched_->worker_at(i);
+    if (w.in_routine.load(std::memory_order_relaxed) && !w.exited.load(std::memory_order_relaxed)) ++s.busy_threads;
+    owed += w.owed.load(std::memory_order_relaxed);
+    s.completions += w.completions.load(std::memory_order_relaxed);
+    s.posts += w.posts.load(std::memory_order_relaxed);
+  }
+  // The shards are read without the heavy fence shutdown uses: a snapshot, never negative.
+  s.pending = owed > 0 ? static_cast<std::uint64_t>(owed) : 0;
+  return s;
 }
 
 void pool_impl::on_exception(std::exception_ptr e) noexcept { handle_routine_exception(options_, e); }

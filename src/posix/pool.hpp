@@ -39,12 +39,11 @@ class pool_impl : public ref_counted<pool_impl> {
   /// What thread_pool asks every platform's pool (src/common/thread_pool.cpp).
   unsigned thread_count() const noexcept { return stale() ? 0 : sched_->thread_count(); }
   bool on_own_thread() const noexcept { return sched_->current() != nullptr; }
-  void add_thread() noexcept {
-    if (!stale()) sched_->add_thread();
-  }
+  void add_thread() noexcept;
   void remove_thread() noexcept {
     if (!stale()) sched_->remove_thread();
   }
+  pool_stats stats() const noexcept;
   HRESULT associate(HANDLE h, LPOVERLAPPED_COMPLETION_ROUTINE fn, routine_base* callable) noexcept;
   HRESULT post(LPOVERLAPPED_COMPLETION_ROUTINE fn, DWORD error, DWORD bytes, OVERLAPPED* ov) noexcept;
   void submit_task(task_base* t) noexcept;

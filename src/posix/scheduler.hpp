@@ -45,6 +45,13 @@ struct worker {
   // This thread's share of the pool's count of owed routines (see pool_impl::owe_routine); on its own
   // cache line so that the per-operation increments and decrements never bounce between cores.
   alignas(64) std::atomic<std::int64_t> owed{0};
+  // Routines run by this thread, for thread_pool::stats() (only this thread writes them).
+  std::atomic<std::uint64_t> completions{0};  // of I/O operations
+  std::atomic<std::uint64_t> posts{0};        // posts and executor tasks
+  /// One more of `counter` (a counter only this thread writes).
+  static void count(std::atomic<std::uint64_t>& counter) noexcept {
+    counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
   // References of delivered operations not dropped yet, all on one handle (only this thread touches
   // them; see deliver()): a run of routines for one handle drops their references with one atomic
   // instead of one each, so that two threads serving one handle do not pass its line back and forth.
@@ -82,6 +89,7 @@ class scheduler {
   /// The worker slots in use (some may have exited), and one of them.
   unsigned slots() const noexcept { return slots_used_.load(std::memory_order_acquire); }
   worker& worker_at(unsigned i) noexcept { return workers_[i]; }
+  const worker& worker_at(unsigned i) const noexcept { return workers_[i]; }
   /// For an engine that serves busy threads' requests (io_uring's help): whether the worker in slot i
   /// (i < slots()) is inside a routine now, and in `seq` how many routines it has started so far, so that
   /// one that has been running since the engine last looked can be told from one that started since.
@@ -101,6 +109,8 @@ class scheduler {
   void add_thread() noexcept { grow(false); }
   void remove_thread() noexcept;
   unsigned thread_count() const noexcept { return active_.load(std::memory_order_relaxed); }
+  /// Threads the starvation gate added and has not retired yet.
+  unsigned starvation_threads() const noexcept { return starved_.load(std::memory_order_relaxed); }
   /// Stops and joins every worker (the calling one, if it is a worker, is detached instead).
   void stop() noexcept;
   /// The calling thread's worker if it belongs to this scheduler.
