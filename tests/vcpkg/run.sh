@@ -16,6 +16,12 @@ if [ -z "${VCPKG_ROOT:-}" ] || [ ! -x "$VCPKG_ROOT/vcpkg" ]; then
   exit 77
 fi
 vcpkg=$VCPKG_ROOT/vcpkg
+for tool in cmake ninja git pkg-config patchelf; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "package.vcpkg: $tool is missing (vcpkg uses the system's here: apt-get install $tool)"
+    exit 1
+  fi
+done
 export VCPKG_FORCE_SYSTEM_BINARIES=1  # Debian's cmake, ninja, git and pkg-config; nothing downloaded
 export VCPKG_DISABLE_METRICS=1
 rm -rf "$work"
