@@ -130,9 +130,9 @@ list(PREPEND CMAKE_MODULE_PATH ${CMAKE_CURRENT_LIST_DIR})
 # Definition of CMAKE_PREFIX_PATH, CMAKE_XXXXX_PATH
 # The Conan local "generators" folder, where this toolchain is saved.
 list(PREPEND CMAKE_PREFIX_PATH ${CMAKE_CURRENT_LIST_DIR} )
-list(PREPEND CMAKE_LIBRARY_PATH "/work/main/build/consumers/conan/conan-home/p/b/w3tpf3f2c8d40860d/p/lib")
-list(PREPEND CMAKE_INCLUDE_PATH "/work/main/build/consumers/conan/conan-home/p/b/w3tpf3f2c8d40860d/p/include")
-set(CONAN_RUNTIME_LIB_DIRS "/work/main/build/consumers/conan/conan-home/p/b/w3tpf3f2c8d40860d/p/lib" )
+list(PREPEND CMAKE_LIBRARY_PATH "/work/main/build/consumers/conan/conan-home/p/b/w3tp20e63b565e61c/p/lib")
+list(PREPEND CMAKE_INCLUDE_PATH "/work/main/build/consumers/conan/conan-home/p/b/w3tp20e63b565e61c/p/include")
+set(CONAN_RUNTIME_LIB_DIRS "/work/main/build/consumers/conan/conan-home/p/b/w3tp20e63b565e61c/p/lib" )
 
 
 

@@ -13,5 +13,5 @@ do
 done
 
 
-export LD_LIBRARY_PATH="/work/main/build/consumers/conan/conan-home/p/b/w3tpf3f2c8d40860d/p/lib:$LD_LIBRARY_PATH"
-export DYLD_LIBRARY_PATH="/work/main/build/consumers/conan/conan-home/p/b/w3tpf3f2c8d40860d/p/lib:$DYLD_LIBRARY_PATH"
+export LD_LIBRARY_PATH="/work/main/build/consumers/conan/conan-home/p/b/w3tp20e63b565e61c/p/lib:$LD_LIBRARY_PATH"
+export DYLD_LIBRARY_PATH="/work/main/build/consumers/conan/conan-home/p/b/w3tp20e63b565e61c/p/lib:$DYLD_LIBRARY_PATH"

@@ -11,7 +11,7 @@ endif()
 
 ########### VARIABLES #######################################################################
 #############################################################################################
-set(fmt_PACKAGE_FOLDER_RELEASE "/work/main/build/consumers/conan/conan-home/p/b/fmt817e464ec6dc6/p")
+set(fmt_PACKAGE_FOLDER_RELEASE "/work/main/build/consumers/conan/conan-home/p/b/fmt281e8afc310be/p")
 set(fmt_BUILD_MODULES_PATHS_RELEASE )
 
 

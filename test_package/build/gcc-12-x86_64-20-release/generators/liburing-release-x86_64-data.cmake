@@ -11,7 +11,7 @@ endif()
 
 ########### VARIABLES #######################################################################
 #############################################################################################
-set(liburing_PACKAGE_FOLDER_RELEASE "/work/main/build/consumers/conan/conan-home/p/b/liburc1ac815aed48e/p")
+set(liburing_PACKAGE_FOLDER_RELEASE "/work/main/build/consumers/conan/conan-home/p/b/liburaa06224884387/p")
 set(liburing_BUILD_MODULES_PATHS_RELEASE )
 
 

@@ -13,7 +13,7 @@ set(liburing_FIND_MODE "NO_MODULE")
 
 ########### VARIABLES #######################################################################
 #############################################################################################
-set(w3tp_PACKAGE_FOLDER_RELEASE "/work/main/build/consumers/conan/conan-home/p/b/w3tpf3f2c8d40860d/p")
+set(w3tp_PACKAGE_FOLDER_RELEASE "/work/main/build/consumers/conan/conan-home/p/b/w3tp20e63b565e61c/p")
 set(w3tp_BUILD_MODULES_PATHS_RELEASE )
 
 

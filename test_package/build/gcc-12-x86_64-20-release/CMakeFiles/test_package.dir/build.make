@@ -92,7 +92,7 @@ test_package_EXTERNAL_OBJECTS =
 
 test_package: CMakeFiles/test_package.dir/main.cpp.o
 test_package: CMakeFiles/test_package.dir/build.make
-test_package: /work/main/build/consumers/conan/conan-home/p/b/w3tpf3f2c8d40860d/p/lib/libw3tp.so
+test_package: /work/main/build/consumers/conan/conan-home/p/b/w3tp20e63b565e61c/p/lib/libw3tp.so
 test_package: CMakeFiles/test_package.dir/link.txt
 	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/test_package/build/gcc-12-x86_64-20-release/CMakeFiles --progress-num=$(CMAKE_PROGRESS_2) "Linking CXX executable test_package"
 	$(CMAKE_COMMAND) -E cmake_link_script CMakeFiles/test_package.dir/link.txt --verbose=$(VERBOSE)

@@ -4,7 +4,7 @@
 # compile CXX with /usr/bin/c++
 CXX_DEFINES = -DW3TP_SHARED
 
-CXX_INCLUDES = -isystem /work/main/build/consumers/conan/conan-home/p/b/w3tpf3f2c8d40860d/p/include
+CXX_INCLUDES = -isystem /work/main/build/consumers/conan/conan-home/p/b/w3tp20e63b565e61c/p/include
 
 CXX_FLAGS = -m64 -O3 -DNDEBUG -std=c++20
 

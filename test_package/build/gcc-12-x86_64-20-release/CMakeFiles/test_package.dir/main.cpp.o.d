@@ -1,7 +1,7 @@
 CMakeFiles/test_package.dir/main.cpp.o: /work/main/test_package/main.cpp \
  /usr/include/stdc-predef.h \
- /work/main/build/consumers/conan/conan-home/p/b/w3tpf3f2c8d40860d/p/include/w3tp/version.h \
- /work/main/build/consumers/conan/conan-home/p/b/w3tpf3f2c8d40860d/p/include/w3tp/w3tp.hpp \
+ /work/main/build/consumers/conan/conan-home/p/b/w3tp20e63b565e61c/p/include/w3tp/version.h \
+ /work/main/build/consumers/conan/conan-home/p/b/w3tp20e63b565e61c/p/include/w3tp/w3tp.hpp \
  /usr/include/c++/12/any /usr/include/c++/12/initializer_list \
  /usr/include/x86_64-linux-gnu/c++/12/bits/c++config.h \
  /usr/include/x86_64-linux-gnu/c++/12/bits/os_defines.h \
@@ -211,7 +211,7 @@ CMakeFiles/test_package.dir/main.cpp.o: /work/main/test_package/main.cpp \
  /usr/include/c++/12/pstl/glue_memory_defs.h \
  /usr/include/c++/12/pstl/execution_defs.h /usr/include/c++/12/utility \
  /usr/include/c++/12/bits/stl_relops.h \
- /work/main/build/consumers/conan/conan-home/p/b/w3tpf3f2c8d40860d/p/include/w3tp/export.h \
- /work/main/build/consumers/conan/conan-home/p/b/w3tpf3f2c8d40860d/p/include/w3tp/httpserv.h \
- /work/main/build/consumers/conan/conan-home/p/b/w3tpf3f2c8d40860d/p/include/w3tp/win32.h \
+ /work/main/build/consumers/conan/conan-home/p/b/w3tp20e63b565e61c/p/include/w3tp/export.h \
+ /work/main/build/consumers/conan/conan-home/p/b/w3tp20e63b565e61c/p/include/w3tp/httpserv.h \
+ /work/main/build/consumers/conan/conan-home/p/b/w3tp20e63b565e61c/p/include/w3tp/win32.h \
  /usr/include/c++/12/atomic
