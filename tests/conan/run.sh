@@ -18,11 +18,17 @@ conan --version
 conan profile detect >/dev/null 2>&1
 conan remote disable conancenter >/dev/null 2>&1 || true
 here=$src/tests/conan
+# Conan builds test_package/ inside the recipe's folder: work on a copy, never in the source tree.
+copy=$work/w3tp
+mkdir -p "$copy"
+cp -R "$src/conanfile.py" "$src/CMakeLists.txt" "$src/LICENSE" "$src/cmake" "$src/include" "$src/src" "$src/docs" \
+  "$src/test_package" "$copy/"
+rm -rf "$copy/test_package/build" "$copy/test_package/CMakeUserPresets.json"
 conan export "$here/fmt" >/dev/null
 conan export "$here/liburing" >/dev/null
 for shared in False True; do
   echo "== conan create . -o w3tp/*:shared=$shared"
-  conan create "$src" -o "w3tp/*:shared=$shared" --build=missing --no-remote -s compiler.cppstd=20 \
+  conan create "$copy" -o "w3tp/*:shared=$shared" --build=missing --no-remote -s compiler.cppstd=20 \
     >"$work/create-$shared.log" 2>&1 || { tail -n 60 "$work/create-$shared.log"; exit 1; }
   grep -E "from Conan: backend" "$work/create-$shared.log"
 done
