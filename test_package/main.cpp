@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <string>
 
 namespace {
 std::atomic<int> g_ran{0};
@@ -18,7 +19,7 @@ int main() {
   w3tp::thread_pool pool;
   if (FAILED(pool.post(routine, 7, 9, nullptr))) return 1;
   g_ran.wait(0);
-  std::printf("w3tp %d.%d.%d from Conan: backend %s, a post ran on the pool\n", W3TP_VERSION_MAJOR,
-              W3TP_VERSION_MINOR, W3TP_VERSION_PATCH, std::string(w3tp::to_string(pool.active_backend())).c_str());
+  std::printf("w3tp %d.%d.%d from Conan: backend %s, a post ran on the pool\n", W3TP_VERSION_MAJOR, W3TP_VERSION_MINOR,
+              W3TP_VERSION_PATCH, std::string(w3tp::to_string(pool.active_backend())).c_str());
   return g_ran.load() == 1 ? 0 : 1;
 }
