@@ -281,6 +281,10 @@ queue_node* scheduler::steal(worker& self) noexcept {
     if (taken != 0) v.local_size.fetch_sub(taken, std::memory_order_relaxed);
     v.lock.unlock();
     if (taken == 0) continue;
+    // What stays behind waits for a victim that may be blocked in a routine: another idle thread comes
+    // for it (API.md behaviour 9; without this, of three items due on one busy thread, the third waited
+    // for a routine to return while a thread slept).
+    if (size > taken) wake_idle();
     if (taken > 1) {
       // Keep the rest here: this thread runs them next, and others may steal them from here.
       small_lock lock(self.lock);
