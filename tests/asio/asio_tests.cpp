@@ -205,6 +205,11 @@ TEST_CASE("asio: a cancellation signal cancels a pending read (CancelIoEx); canc
   reader.close();
   auto c = fourth.get_future();
   REQUIRE(c.wait_for(k_wait) == std::future_status::ready);
-  CHECK(c.get() == std::errc::operation_canceled);
+  const boost::system::error_code closed = c.get();
+  // As CloseHandle promises (API.md rule 6); on Windows a named pipe may say ERROR_BROKEN_PIPE instead.
+  const bool expected = closed == std::errc::operation_canceled ||
+                        (k_windows && closed == w3tp::asio::make_error_code(ERROR_BROKEN_PIPE));
+  INFO("close() completed the pending read with " << closed.message());
+  CHECK(expected);
   CHECK(CloseHandle(w));
 }
