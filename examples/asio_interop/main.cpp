@@ -59,16 +59,6 @@ net::awaitable<summary> read_with_ticks(w3tp::thread_pool& pool, w3tp::asio::ove
   co_return s;
 }
 
-std::string temp_path() {
-  for (const char* name : {"TMPDIR", "TEMP", "TMP"})
-    if (const char* v = std::getenv(name); v != nullptr && *v != '\0') return std::string(v) + "/asio_interop.bin";
-#ifdef _WIN32
-  return "asio_interop.bin";
-#else
-  return "/tmp/asio_interop.bin";
-#endif
-}
-
 int run(int argc, char** argv) {
   if (argc == 2 && std::strcmp(argv[1], "--help") == 0) {
     std::printf(
@@ -81,7 +71,7 @@ int run(int argc, char** argv) {
   if (argc != 2 || (argv[1][0] == '-' && std::strcmp(argv[1], "--self-test") != 0))
     example::fail("asio_interop", std::string("bad arguments\n") + kUsage);
   const bool self_test = std::strcmp(argv[1], "--self-test") == 0;
-  const std::string path = self_test ? temp_path() : argv[1];
+  const std::string path = self_test ? example::temp_dir() + "/asio_interop.bin" : argv[1];
   std::uint64_t expected_checksum = 0;
   const std::size_t self_test_size = 300 * 1024 + 17;
   if (self_test) {

@@ -76,6 +76,17 @@ inline std::string describe_hresult(HRESULT hr) {
   return text;
 }
 
+/// The temporary directory: TMPDIR, TEMP or TMP, else /tmp (the current directory on Windows).
+inline std::string temp_dir() {
+  for (const char* name : {"TMPDIR", "TEMP", "TMP"})
+    if (const char* v = std::getenv(name); v != nullptr && *v != '\0') return v;
+#ifdef _WIN32
+  return ".";
+#else
+  return "/tmp";
+#endif
+}
+
 /// Prints "PROGRAM: SENTENCE" on stderr and exits with status 1.
 [[noreturn]] inline void fail(const char* program, const std::string& sentence) {
   std::fprintf(stderr, "%s: %s\n", program, sentence.c_str());

@@ -84,17 +84,6 @@ HRESULT StartHelloWrite(IHttpServer* pServer, const char* path, write_request* r
 
 constexpr char kUsage[] = "usage: hello_write [FILE] | hello_write --self-test | hello_write --help";
 
-/// The temporary directory (TMPDIR, TEMP or TMP; else /tmp, or the current directory on Windows).
-std::string temp_dir() {
-  for (const char* name : {"TMPDIR", "TEMP", "TMP"})
-    if (const char* v = std::getenv(name); v != nullptr && *v != '\0') return v;
-#ifdef _WIN32
-  return ".";
-#else
-  return "/tmp";
-#endif
-}
-
 int run(int argc, char** argv) {
   if (argc > 2 || (argc == 2 && argv[1][0] == '-' && std::strcmp(argv[1], "--help") != 0 &&
                    std::strcmp(argv[1], "--self-test") != 0))
@@ -109,7 +98,7 @@ int run(int argc, char** argv) {
     return 0;
   }
   const bool self_test = argc == 2 && std::strcmp(argv[1], "--self-test") == 0;
-  const std::string path = self_test  ? temp_dir() + "/hello_write_self_test.txt"
+  const std::string path = self_test  ? example::temp_dir() + "/hello_write_self_test.txt"
                            : argc > 1 ? argv[1]
                                       : "hello_write.txt";
   w3tp::thread_pool& pool = w3tp::default_pool();

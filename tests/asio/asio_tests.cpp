@@ -38,15 +38,7 @@ HANDLE known_file(const std::string& path, std::size_t size) {
   HANDLE h = CreateFileA(path.c_str(), GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, nullptr,
                          CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OVERLAPPED, nullptr);
   REQUIRE(h != INVALID_HANDLE_VALUE);
-  std::vector<char> data(size);
-  for (std::size_t i = 0; i < size; ++i) data[i] = static_cast<char>(i * 7);
-  OVERLAPPED ov{};
-  DWORD n = 0;
-  if (!WriteFile(h, data.data(), static_cast<DWORD>(size), &n, &ov)) {
-    REQUIRE(GetLastError() == static_cast<DWORD>(ERROR_IO_PENDING));
-    REQUIRE(GetOverlappedResult(h, &ov, &n, TRUE));
-  }
-  REQUIRE(n == size);
+  write_known_bytes(h, size);
   return h;
 }
 

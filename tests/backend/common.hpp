@@ -38,6 +38,19 @@ inline constexpr bool k_windows = true;
 inline constexpr bool k_windows = false;
 #endif
 
+/// True in an AddressSanitizer build (its quarantine and shadow memory change RSS and timing).
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool k_asan = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool k_asan = true;
+#else
+inline constexpr bool k_asan = false;
+#endif
+#else
+inline constexpr bool k_asan = false;
+#endif
+
 /// How many CHECK_TODO_WINE checks failed under Wine (reported, not counted); main() prints it.
 inline std::atomic<int> g_todo_wine_failed{0};
 inline std::atomic<int> g_todo_wine_passed{0};
@@ -373,6 +386,20 @@ inline long plain_read(HANDLE h, char* buf, DWORD len) {
 inline bool pending(const op& o) {
   return std::atomic_ref<ULONG_PTR>(const_cast<ULONG_PTR&>(o.ov.Internal)).load() == STATUS_PENDING &&
          o.calls.load() == 0;
+}
+
+/// Writes `size` known bytes (byte i is i * 7) at offset 0 of an overlapped handle that is not
+/// associated yet, waiting when Windows completes the write asynchronously.
+inline void write_known_bytes(HANDLE h, std::size_t size) {
+  std::vector<char> data(size);
+  for (std::size_t i = 0; i < size; ++i) data[i] = static_cast<char>(i * 7);
+  OVERLAPPED ov{};
+  DWORD n = 0;
+  if (!WriteFile(h, data.data(), static_cast<DWORD>(size), &n, &ov)) {
+    REQUIRE(GetLastError() == static_cast<DWORD>(ERROR_IO_PENDING));
+    REQUIRE(GetOverlappedResult(h, &ov, &n, TRUE));
+  }
+  REQUIRE(n == size);
 }
 
 }  // namespace w3tp_test

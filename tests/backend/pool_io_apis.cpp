@@ -66,19 +66,6 @@ VOID CALLBACK tp_callback(PTP_CALLBACK_INSTANCE instance, PVOID context, PVOID o
   static_cast<counter*>(context)->hit(result, bytes, ov, context, io, instance);
 }
 
-/// A file of `size` known bytes (byte i is i * 7), written before any association.
-void fill_file(HANDLE h, std::size_t size) {
-  std::vector<char> data(size);
-  for (std::size_t i = 0; i < size; ++i) data[i] = static_cast<char>(i * 7);
-  OVERLAPPED ov{};
-  DWORD n = 0;
-  if (!WriteFile(h, data.data(), static_cast<DWORD>(size), &n, &ov)) {
-    REQUIRE(GetLastError() == static_cast<DWORD>(ERROR_IO_PENDING));
-    REQUIRE(GetOverlappedResult(h, &ov, &n, TRUE));
-  }
-  REQUIRE(n == size);
-}
-
 HANDLE open_overlapped(const std::string& path) {
   HANDLE h = CreateFileA(path.c_str(), GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, nullptr,
                          CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OVERLAPPED, nullptr);
@@ -142,7 +129,7 @@ TEST_CASE("pool I/O APIs: BindIoCompletionCallback refuses what it cannot bind",
 TEST_CASE("pool I/O APIs: a thread-pool I/O object runs its callback once per started operation", "[pool_io][tpio]") {
   temp_file tf("tpio_file");
   HANDLE h = open_overlapped(tf.path);
-  fill_file(h, 4096);
+  write_known_bytes(h, 4096);
   counter c;
   PTP_IO io = CreateThreadpoolIo(h, tp_callback, &c, nullptr);
   REQUIRE(io != nullptr);
@@ -232,7 +219,7 @@ TEST_CASE("pool I/O APIs: one thread-pool I/O object shared by threads that star
           "[pool_io][tpio][concurrency]") {
   temp_file tf("tpio_many");
   HANDLE h = open_overlapped(tf.path);
-  fill_file(h, 64 * 1024);
+  write_known_bytes(h, 64 * 1024);
   counter c;
   PTP_IO io = CreateThreadpoolIo(h, tp_callback, &c, nullptr);
   REQUIRE(io != nullptr);

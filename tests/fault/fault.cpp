@@ -25,18 +25,6 @@ using namespace w3tp_test;
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool k_asan = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool k_asan = true;
-#else
-constexpr bool k_asan = false;
-#endif
-#else
-constexpr bool k_asan = false;
-#endif
-
 // A child's check: returns its step number from the enclosing int function when cond fails.
 #define CHILD_CHECK(cond, step)                                           \
   do {                                                                    \

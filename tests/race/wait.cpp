@@ -64,19 +64,7 @@ TEST_CASE("race: GetOverlappedResult(TRUE) racing the completion of a file read"
   HANDLE h = CreateFileA(tf.path.c_str(), GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, nullptr,
                          CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OVERLAPPED, nullptr);
   REQUIRE(h != INVALID_HANDLE_VALUE);
-  {
-    // 64 KiB of known bytes, written synchronously before the handle is associated.
-    std::vector<char> data(64 * 1024);
-    for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7);
-    OVERLAPPED ov{};
-    DWORD n = 0;
-    // Windows may complete it asynchronously (the handle is overlapped): then wait for it.
-    if (!WriteFile(h, data.data(), static_cast<DWORD>(data.size()), &n, &ov)) {
-      REQUIRE(GetLastError() == static_cast<DWORD>(ERROR_IO_PENDING));
-      REQUIRE(GetOverlappedResult(h, &ov, &n, TRUE));
-    }
-    REQUIRE(n == data.size());
-  }
+  write_known_bytes(h, 64 * 1024);  // before the handle is associated
   REQUIRE(pool->associate(h, race::record) == S_OK);
   std::atomic<bool> go{false};
   auto waiter = [&](unsigned seed) {

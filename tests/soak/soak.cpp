@@ -28,18 +28,6 @@ std::chrono::milliseconds soak_duration() {
 
 constexpr long k_rss_bound_kib = 64 * 1024;
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool k_asan = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool k_asan = true;
-#else
-constexpr bool k_asan = false;
-#endif
-#else
-constexpr bool k_asan = false;
-#endif
-
 }  // namespace
 
 TEST_CASE("soak: a bounded mixed workload ends with accepted == delivered, no leaked descriptor, bounded RSS",
@@ -88,7 +76,7 @@ TEST_CASE("soak: a bounded mixed workload ends with accepted == delivered, no le
   CHECK(sum.quiet_aborts == 0);
   CHECK(sum.bad_codes == 0);
   CHECK(fds_after == fds_before);
-  if (k_asan) {
+  if (w3tp_test::k_asan) {
     // AddressSanitizer keeps freed memory in its quarantine (256 MiB by default), so RSS grows with the
     // number of operations, not with what w3tp keeps; LeakSanitizer checks for leaks in this build.
     WARN("RSS bound not checked under AddressSanitizer (its quarantine grows RSS)");
