@@ -235,8 +235,8 @@ class epoll_engine final : public engine {
       if (tag == k_tag_stop) continue;
       if (tag == k_tag_wake) {
         std::uint64_t one;
-        // EAGAIN: another thread took it. A wake-up is not addressed: this thread may have taken one that
-        // was sent to a claimed worker, which then sleeps on (scheduler::wake_taken).
+        // EAGAIN: another thread took it. A wake-up is not addressed: this thread, busy or idle, may have
+        // taken one sent to another (scheduler::wake_taken gives that one's claim back).
         if (::read(wake_fd_, &one, sizeof one) == static_cast<ssize_t>(sizeof one)) pool_.sched().wake_taken(w);
         continue;
       }

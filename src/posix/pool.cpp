@@ -124,7 +124,7 @@ void scheduler::spawn(unsigned slot, bool extra) {
   w.index = slot;
   w.extra = extra;
   w.in_routine.store(false, std::memory_order_relaxed);
-  w.idle.store(false, std::memory_order_relaxed);
+  w.rest.store(worker::rest_busy, std::memory_order_relaxed);
   w.exited.store(false, std::memory_order_relaxed);
   active_.fetch_add(1, std::memory_order_relaxed);
   unsigned used = slots_used_.load(std::memory_order_relaxed);
@@ -213,17 +213,20 @@ void scheduler::push_global(queue_node* n) noexcept {
 worker* scheduler::idle_worker() noexcept {
   unsigned used = slots_used_.load(std::memory_order_acquire);
   for (unsigned i = 0; i < used; ++i)
-    if (workers_[i].idle.load(std::memory_order_relaxed)) return &workers_[i];
+    if (workers_[i].rest.load(std::memory_order_relaxed) == worker::rest_idle) return &workers_[i];
   return nullptr;
 }
 
 void scheduler::wake_taken(worker& w) noexcept {
-  if (!w.idle.load(std::memory_order_seq_cst)) return;  // claimed: the wake-up was this worker's
+  // Its own: w is awake now, and no other thread's wake-up may give its claim back (a claim given back
+  // to a worker that already woke would leave a sleeping one claimed with no wake-up on its way).
+  std::uint8_t s = worker::rest_claimed;
+  if (w.rest.compare_exchange_strong(s, worker::rest_busy, std::memory_order_seq_cst)) return;
+  // Another's: a busy thread looking for I/O without blocking, or an unclaimed idle one, took it.
   for (unsigned i = 0, used = slots_used_.load(std::memory_order_acquire); i < used; ++i) {
     worker& v = workers_[i];
-    if (&v == &w || !v.sleeping.load(std::memory_order_seq_cst)) continue;
-    bool claimed = false;
-    if (v.idle.compare_exchange_strong(claimed, true, std::memory_order_seq_cst)) return;
+    s = worker::rest_claimed;
+    if (&v != &w && v.rest.compare_exchange_strong(s, worker::rest_idle, std::memory_order_seq_cst)) return;
   }
 }
 
@@ -233,8 +236,9 @@ void scheduler::wake_idle() noexcept {
   // items made due at once must wake several threads, not the same one several times.
   unsigned used = slots_used_.load(std::memory_order_acquire);
   for (unsigned i = 0; i < used; ++i) {
-    if (workers_[i].idle.load(std::memory_order_relaxed) &&
-        workers_[i].idle.exchange(false, std::memory_order_acq_rel)) {
+    std::uint8_t s = worker::rest_idle;
+    if (workers_[i].rest.load(std::memory_order_relaxed) == s &&
+        workers_[i].rest.compare_exchange_strong(s, worker::rest_claimed, std::memory_order_acq_rel)) {
       engine_->wake(&workers_[i]);
       return;
     }
@@ -374,18 +378,16 @@ void scheduler::run(worker& w) {
         continue;
       }
     }
-    w.idle.store(true, std::memory_order_seq_cst);
+    w.rest.store(worker::rest_idle, std::memory_order_seq_cst);
     idle_.fetch_add(1, std::memory_order_seq_cst);
     // DecrementThreadCount may have lowered the target after this extra thread's check above and before
     // its idle flag was visible to that call's wake-ups: look again now that it is (both sides seq_cst).
     const bool retire_due = w.extra && active_.load(std::memory_order_seq_cst) > wanted();
     if (!retire_due && !work_visible(w) && !stop_.load(std::memory_order_seq_cst)) {
-      w.sleeping.store(true, std::memory_order_seq_cst);
       engine_->poll(w, true);
-      w.sleeping.store(false, std::memory_order_seq_cst);
     }
     idle_.fetch_sub(1, std::memory_order_seq_cst);
-    w.idle.store(false, std::memory_order_relaxed);
+    w.rest.store(worker::rest_busy, std::memory_order_seq_cst);
   }
   w.drop_held();
   w.engine_state.store(nullptr, std::memory_order_release);
@@ -467,7 +469,8 @@ void scheduler::remove_thread() noexcept {
 void scheduler::wake_extras() noexcept {
   unsigned used = slots_used_.load(std::memory_order_acquire);
   for (unsigned i = 0; i < used; ++i)
-    if (workers_[i].extra && workers_[i].idle.load(std::memory_order_seq_cst)) engine_->wake(&workers_[i]);
+    if (workers_[i].extra && workers_[i].rest.load(std::memory_order_seq_cst) != worker::rest_busy)
+      engine_->wake(&workers_[i]);
 }
 
 namespace {

@@ -28,9 +28,13 @@ struct worker {
   // Retired, waiting to be reused (written under scheduler::threads_mu_, read by the gate without it).
   std::atomic<bool> parked{false};
   std::atomic<bool> in_routine{false};
-  // Idle and not claimed: wake_idle() clears it (claims the worker) before it sends the wake-up.
-  std::atomic<bool> idle{false};
-  std::atomic<bool> sleeping{false};  // inside engine::poll(w, true)
+  /// Where the worker is between running items (rest_busy, rest_idle, rest_claimed): see `rest`.
+  enum : std::uint8_t { rest_busy, rest_idle, rest_claimed };
+  // rest_busy outside the idle section of its loop (and once it took the wake-up it was claimed for);
+  // rest_idle inside it; rest_claimed once wake_idle() chose it and sent it a wake-up. Only these
+  // moves: busy->idle and idle/claimed->busy by the worker, idle->claimed by wake_idle(), and
+  // claimed->idle by wake_taken() (a claim given back because another thread took its wake-up).
+  std::atomic<std::uint8_t> rest{rest_busy};
   std::atomic<bool> exited{false};
   small_mutex lock;  // guards local
   node_fifo local;   // items due on this worker; idle workers steal from here
@@ -101,9 +105,11 @@ class scheduler {
   }
   /// An idle worker, or nullptr.
   worker* idle_worker() noexcept;
-  /// For engines whose wake-ups reach any sleeping thread (epoll): worker w took a wake-up. If nobody
-  /// had claimed w, the wake-up was meant for a claimed worker that still sleeps: that worker's claim is
-  /// given back, so that the next wake_idle() claims it, and wakes it, again.
+  /// For engines whose wake-ups reach any thread that looks (epoll: one shared eventfd): worker w took a
+  /// wake-up. If w was claimed it was w's own; otherwise (w was busy, or idle and unclaimed) it was meant
+  /// for a claimed worker, which then sleeps on: one claimed worker's claim is given back, so that the
+  /// next wake_idle() claims it, and wakes it, again. Claimed workers never outnumber wake-ups on
+  /// their way, so none of them sleeps on while the pool counts it as being woken.
   void wake_taken(worker& w) noexcept;
   /// One more / one fewer thread (IIS's IncrementThreadCount / DecrementThreadCount).
   void add_thread() noexcept { grow(false); }

@@ -11,12 +11,17 @@
 #include <dirent.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "backend/support.hpp"
@@ -40,6 +45,7 @@ struct fop {
   std::atomic<DWORD> error{0};
   bool accepted = false;
   bool write = false;
+  int slot = -1;  // the slot it was started on (-1: a post)
   char buf[64] = {};
 };
 
@@ -86,6 +92,73 @@ bool allowed_code(DWORD e) {
   }
 }
 
+// The end of a program (closing every handle, shutdown) must not hang: a watchdog that sees it take
+// longer than k_hang_limit prints what is still owed -- each accepted operation without its routine,
+// with the status in its OVERLAPPED (STATUS_PENDING: no result yet, the backend still holds it; any
+// other: its result is recorded and its routine never ran, the scheduler lost it) -- the pool's stats
+// and the steps of the program, then aborts, so that libFuzzer saves the input with that report.
+constexpr auto k_hang_limit = std::chrono::seconds(10);
+
+class hang_watch {
+ public:
+  hang_watch() : thread_([this] { watch(); }) {}
+  ~hang_watch() {
+    {
+      std::lock_guard lock(mu_);
+      quit_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  /// Watches until disarm(); `report` runs on the watchdog thread if the limit passes first.
+  void arm(std::function<void()> report) {
+    std::lock_guard lock(mu_);
+    report_ = std::move(report);
+    deadline_ = std::chrono::steady_clock::now() + k_hang_limit;
+    armed_ = true;
+    cv_.notify_all();
+  }
+  void disarm() {
+    std::lock_guard lock(mu_);
+    armed_ = false;
+  }
+
+ private:
+  void watch() {
+    std::unique_lock lock(mu_);
+    while (!quit_) {
+      if (!armed_) {
+        cv_.wait(lock);
+        continue;
+      }
+      if (cv_.wait_until(lock, deadline_, [&] { return quit_ || !armed_; })) continue;
+      report_();
+      std::abort();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool armed_ = false, quit_ = false;
+  std::chrono::steady_clock::time_point deadline_;
+  std::function<void()> report_;
+  std::thread thread_;
+};
+
+hang_watch& watchdog() {
+  static hang_watch w;
+  return w;
+}
+
+const char* kind_name(kind k) {
+  switch (k) {
+    case kind::none: return "none";
+    case kind::pipe: return "pipe";
+    case kind::socket: return "socket";
+    case kind::file: return "file";
+  }
+  return "?";
+}
+
 class program {
  public:
   program(const std::uint8_t* data, std::size_t size) : p_(data), end_(data + size) {}
@@ -102,8 +175,10 @@ class program {
       pool_ = &pool;
       while (p_ < end_) step();
       // The end: every handle closed (its operations then end), the pool shut down.
+      watchdog().arm([this] { report_hang(); });
       for (auto& s : slots_) close_slot(s);
       pool.shutdown();
+      watchdog().disarm();
       FUZZ_CHECK(pool.post(post_routine, 3, 5, nullptr) == HRESULT_FROM_WIN32(ERROR_INVALID_STATE));
       for (auto& op : ops_) {
         FUZZ_CHECK(op->calls.load() == (op->accepted ? 1 : 0));
@@ -120,11 +195,40 @@ class program {
  private:
   std::uint8_t next() { return p_ < end_ ? *p_++ : 0; }
 
+  void note(const std::string& what) { trace_ += what + "; "; }
+  static std::string fmt_step(const char* what, long a, long b = -1) {
+    std::string t = std::string(what) + " " + std::to_string(a);
+    if (b >= 0) t += "," + std::to_string(b);
+    return t;
+  }
+  int index_of(const slot& s) const { return static_cast<int>(&s - slots_); }
+
+  void report_hang() const {
+    std::fprintf(stderr, "fuzz_api: closing every handle and shutting down took over %lld s\n",
+                 static_cast<long long>(k_hang_limit.count()));
+    if (pool_ != nullptr) {
+      const w3tp::pool_stats st = pool_->stats();
+      std::fprintf(stderr, "pool: %u threads, %u busy, %llu routines owed\n", st.threads, st.busy_threads,
+                   static_cast<unsigned long long>(st.pending));
+    }
+    for (std::size_t i = 0; i < ops_.size(); ++i) {
+      const fop& o = *ops_[i];
+      if (!o.accepted || o.calls.load() != 0) continue;
+      const auto status = static_cast<unsigned long>(std::atomic_ref<const ULONG_PTR>(o.ov.Internal).load());
+      std::fprintf(stderr, "owed: op %zu, %s on slot %d (%s), status 0x%lx (%s)\n", i,
+                   o.slot < 0 ? "post" : (o.write ? "write" : "read"), o.slot,
+                   o.slot < 0 ? "-" : kind_name(op_kinds_[i]), status,
+                   status == STATUS_PENDING ? "no result yet" : "result recorded, routine not run");
+    }
+    std::fprintf(stderr, "steps: %s\n", trace_.c_str());
+  }
+
   slot& pick_slot() { return slots_[next() % k_slots]; }
 
   fop* new_op() {
     if (ops_.size() >= k_max_ops) return nullptr;
     ops_.push_back(std::make_unique<fop>());
+    op_kinds_.push_back(kind::none);
     return ops_.back().get();
   }
 
@@ -166,6 +270,7 @@ class program {
     }
     if (!ok) return;
     s = slot{k, a, b, false, false};
+    note(fmt_step(kind_name(k), index_of(s)));
   }
 
   void close_slot(slot& s) {
@@ -200,6 +305,8 @@ class program {
     fop* o = new_op();
     if (o == nullptr) return;
     o->write = write;
+    o->slot = static_cast<int>(owner - slots_);
+    op_kinds_.back() = owner->k;
     o->ov.Offset = static_cast<DWORD>(next()) * 16;
     // A pipe write larger than the pipe holds stays pending: the fuzzer's writes stay small.
     ++accepted_;
@@ -207,6 +314,8 @@ class program {
     BOOL ok = write ? WriteFile(h, o->buf, len, nullptr, &o->ov) : ReadFile(h, o->buf, len, nullptr, &o->ov);
     DWORD e = GetLastError();
     o->accepted = ok != FALSE || e == ERROR_IO_PENDING;
+    note(fmt_step(write ? "write" : "read", o->slot, len) +
+         (o->accepted ? " op " + std::to_string(ops_.size() - 1) : " refused"));
     if (!o->accepted) {
       --accepted_;
       FUZZ_CHECK(e != ERROR_SUCCESS);
@@ -227,6 +336,7 @@ class program {
         bool valid;
         HANDLE h = pick_handle(valid);
         HRESULT hr = pool_->associate(h, (next() & 7) != 0 ? fuzz_routine : nullptr);
+        note(std::string("associate ") + (hr == S_OK ? "ok" : "refused"));
         if (hr == S_OK) {
           FUZZ_CHECK(valid);
           for (auto& s : slots_)
@@ -252,6 +362,7 @@ class program {
         if (op % 16 == 7 && (next() & 7) == 0) ov = reinterpret_cast<OVERLAPPED*>(static_cast<std::uintptr_t>(0x1000));
         SetLastError(0);
         BOOL ok = CancelIoEx(h, ov);
+        note(std::string("CancelIoEx ") + (ov == nullptr ? "all" : "one") + (ok ? "" : " not found"));
         if (!ok) FUZZ_CHECK(GetLastError() == (valid ? ERROR_NOT_FOUND : ERROR_INVALID_HANDLE));
         break;
       }
@@ -259,6 +370,7 @@ class program {
         bool valid;
         HANDLE h = pick_handle(valid);
         BOOL ok = CancelIo(h);
+        note("CancelIo");
         FUZZ_CHECK((ok != FALSE) == valid);
         break;
       }
@@ -267,6 +379,7 @@ class program {
         if (s.k == kind::none) break;
         SetLastError(0);
         BOOL ok = CloseHandle(s.h);
+        note(fmt_step("close", index_of(s)));
         FUZZ_CHECK((ok != FALSE) == !s.closed);
         if (!ok) FUZZ_CHECK(GetLastError() == ERROR_INVALID_HANDLE);
         s.closed = true;
@@ -275,6 +388,7 @@ class program {
       case 11: {
         fop* o = (next() & 1) != 0 ? new_op() : nullptr;
         HRESULT hr = pool_->post(post_routine, 3, 5, o != nullptr ? &o->ov : nullptr);
+        note("post");
         if (hr == S_OK) {
           ++posts_;
           if (o != nullptr) o->accepted = true;  // its routine is post_routine, which counts the call
@@ -298,6 +412,7 @@ class program {
         slot& s = pick_slot();
         if (s.peer == nullptr) break;
         if ((next() & 3) == 0) {
+          note(fmt_step("close peer", index_of(s)));
           FUZZ_CHECK(CloseHandle(s.peer));
           s.peer = nullptr;
         } else {
@@ -306,22 +421,27 @@ class program {
           char buf[16] = {};
           DWORD n = 0;
           WriteFile(s.peer, buf, 1 + next() % 16, &n, nullptr);
+          note(fmt_step("feed", index_of(s), static_cast<long>(n)));
         }
         break;
       }
       case 14:
         if ((next() & 15) == 0) {
           pool_->shutdown();
+          note("shutdown");
           shut_down_ = true;
         }
         break;
       default: {
         // Thread-count churn.
         IHttpServer& server = w3tp::http_server(*pool_);
-        if ((next() & 1) != 0)
+        if ((next() & 1) != 0) {
           server.IncrementThreadCount();
-        else
+          note("+thread");
+        } else {
           server.DecrementThreadCount();
+          note("-thread");
+        }
         break;
       }
     }
@@ -332,6 +452,8 @@ class program {
   w3tp::thread_pool* pool_ = nullptr;
   slot slots_[k_slots];
   std::vector<std::unique_ptr<fop>> ops_;
+  std::vector<kind> op_kinds_;  // the kind of handle each op was started on
+  std::string trace_;           // the steps run, for a hang's report
   std::vector<std::string> paths_;
   long accepted_ = 0;
   long posts_ = 0;
