@@ -214,7 +214,8 @@ class program {
     for (std::size_t i = 0; i < ops_.size(); ++i) {
       const fop& o = *ops_[i];
       if (!o.accepted || o.calls.load() != 0) continue;
-      const auto status = static_cast<unsigned long>(std::atomic_ref<const ULONG_PTR>(o.ov.Internal).load());
+      const auto status =
+          static_cast<unsigned long>(std::atomic_ref<ULONG_PTR>(const_cast<ULONG_PTR&>(o.ov.Internal)).load());
       std::fprintf(stderr, "owed: op %zu, %s on slot %d (%s), status 0x%lx (%s)\n", i,
                    o.slot < 0 ? "post" : (o.write ? "write" : "read"), o.slot,
                    o.slot < 0 ? "-" : kind_name(op_kinds_[i]), status,
