@@ -59,54 +59,74 @@ VOID WINAPI probe(DWORD, DWORD, LPOVERLAPPED) {
   g_wake->notify();
 }
 
+// Bursts, then a blocked routine and a probe, for the race budget; with `churn`, IncrementThreadCount
+// and DecrementThreadCount between bursts (extra threads come and retire while wake-ups fly).
+void run_wake_race(unsigned threads, bool churn) {
+  INFO(threads << " threads" << (churn ? ", thread-count changes" : ""));
+  auto pool = std::make_unique<w3tp::thread_pool>(test_options(threads, threads + 4));
+  IHttpServer& server = w3tp::http_server(*pool);
+  wake_race c;
+  c.pool = pool.get();
+  g_wake = &c;
+  std::mt19937 rng(threads + (churn ? 100 : 0));
+  race::rounds budget(200, 20000);
+  std::string problem;
+  int extra = 0;
+  while (problem.empty() && budget.next()) {
+    if (churn) {
+      if (extra < 3 && (extra == 0 || rng() % 2 == 0)) {
+        server.IncrementThreadCount();
+        ++extra;
+      } else {
+        server.DecrementThreadCount();
+        --extra;
+      }
+    }
+    c.ran.store(0);
+    long expected = 0;
+    const unsigned burst = 1 + rng() % 24;
+    for (unsigned i = 0; i < burst; ++i) {
+      const DWORD follow = rng() % 3;
+      expected += follow + 1;
+      REQUIRE(pool->post(short_routine, follow, 0, nullptr) == S_OK);
+      race::jitter(rng, 400);
+    }
+    if (!c.wait([&] { return c.ran.load() >= expected; }, k_wait)) {
+      problem = "short routines did not all run: " + std::to_string(c.ran.load()) + " of " + std::to_string(expected);
+      break;
+    }
+    // One thread blocked, the others free: a post must start on a free one.
+    c.hold.store(true);
+    c.holding.store(false);
+    REQUIRE(pool->post(blocker, 0, 0, nullptr) == S_OK);
+    if (!c.wait([&] { return c.holding.load(); }, k_wait)) {
+      problem = "a routine posted to an idle pool did not start";
+      break;
+    }
+    c.probe_ran.store(false);
+    REQUIRE(pool->post(probe, 0, 0, nullptr) == S_OK);
+    const bool started = c.wait([&] { return c.probe_ran.load(); }, std::chrono::milliseconds(2000));
+    c.hold.store(false);
+    c.notify();
+    if (!started) problem = "a post waited 2 s behind a blocked routine while a thread was idle (a lost wake-up)";
+    REQUIRE(c.wait([&] { return !c.holding.load(); }, k_wait));
+  }
+  INFO("round " << budget.done() << ": " << problem);
+  CHECK(problem.empty());
+  c.hold.store(false);
+  c.notify();
+  pool->shutdown();
+  CHECK(c.refused.load() == 0);
+  g_wake = nullptr;
+}
+
 }  // namespace
 
 TEST_CASE("race: a wake-up taken by a busy thread still wakes an idle one", "[race][wakeups]") {
-  for (unsigned threads : {2u, 3u}) {
-    INFO(threads << " threads");
-    auto pool = std::make_unique<w3tp::thread_pool>(test_options(threads));
-    wake_race c;
-    c.pool = pool.get();
-    g_wake = &c;
-    std::mt19937 rng(threads);
-    race::rounds budget(200, 20000);
-    std::string problem;
-    while (problem.empty() && budget.next()) {
-      c.ran.store(0);
-      long expected = 0;
-      const unsigned burst = 1 + rng() % 24;
-      for (unsigned i = 0; i < burst; ++i) {
-        const DWORD follow = rng() % 3;
-        expected += follow + 1;
-        REQUIRE(pool->post(short_routine, follow, 0, nullptr) == S_OK);
-        race::jitter(rng, 400);
-      }
-      if (!c.wait([&] { return c.ran.load() >= expected; }, k_wait)) {
-        problem = "short routines did not all run: " + std::to_string(c.ran.load()) + " of " + std::to_string(expected);
-        break;
-      }
-      // One thread blocked, the others free: a post must start on a free one.
-      c.hold.store(true);
-      c.holding.store(false);
-      REQUIRE(pool->post(blocker, 0, 0, nullptr) == S_OK);
-      if (!c.wait([&] { return c.holding.load(); }, k_wait)) {
-        problem = "a routine posted to an idle pool did not start";
-        break;
-      }
-      c.probe_ran.store(false);
-      REQUIRE(pool->post(probe, 0, 0, nullptr) == S_OK);
-      const bool started = c.wait([&] { return c.probe_ran.load(); }, std::chrono::milliseconds(2000));
-      c.hold.store(false);
-      c.notify();
-      if (!started) problem = "a post waited 2 s behind a blocked routine while a thread was idle (a lost wake-up)";
-      REQUIRE(c.wait([&] { return !c.holding.load(); }, k_wait));
-    }
-    INFO("round " << budget.done() << ": " << problem);
-    CHECK(problem.empty());
-    c.hold.store(false);
-    c.notify();
-    pool->shutdown();
-    CHECK(c.refused.load() == 0);
-    g_wake = nullptr;
-  }
+  for (unsigned threads : {2u, 3u}) run_wake_race(threads, false);
+}
+
+TEST_CASE("race: wake-ups while IncrementThreadCount and DecrementThreadCount add and retire threads",
+          "[race][wakeups]") {
+  run_wake_race(2, true);
 }
