@@ -14,26 +14,13 @@ using namespace w3tp_test;
 
 namespace {
 
-struct wake_race {
-  w3tp::thread_pool* pool = nullptr;
-  std::mutex mu;
-  std::condition_variable cv;
-  long expected = 0;              // short routines owed for this round (test thread, under mu)
+// The tracker gives the waits (wait, notify) and the pool pointer; the rest is this race's own state.
+struct wake_race : tracker {
   std::atomic<long> ran{0};       // short routines run this round
   std::atomic<long> refused{0};   // posts from routines the pool refused
   std::atomic<bool> hold{false};  // the blocker waits while this is set
   std::atomic<bool> holding{false};
   std::atomic<bool> probe_ran{false};
-
-  void notify() {
-    std::lock_guard lock(mu);
-    cv.notify_all();
-  }
-  template <class Pred>
-  bool wait(Pred pred, std::chrono::milliseconds limit) {
-    std::unique_lock lock(mu);
-    return cv.wait_for(lock, limit, pred);
-  }
 };
 wake_race* g_wake = nullptr;
 
@@ -49,7 +36,7 @@ VOID WINAPI blocker(DWORD, DWORD, LPOVERLAPPED) {
   wake_race& c = *g_wake;
   c.holding.store(true);
   c.notify();
-  c.wait([&] { return !c.hold.load(); }, k_wait);
+  c.wait([&] { return !c.hold.load(); });
   c.holding.store(false);
   c.notify();
 }
@@ -91,7 +78,7 @@ void run_wake_race(unsigned threads, bool churn) {
       REQUIRE(pool->post(short_routine, follow, 0, nullptr) == S_OK);
       race::jitter(rng, 400);
     }
-    if (!c.wait([&] { return c.ran.load() >= expected; }, k_wait)) {
+    if (!c.wait([&] { return c.ran.load() >= expected; })) {
       problem = "short routines did not all run: " + std::to_string(c.ran.load()) + " of " + std::to_string(expected);
       break;
     }
@@ -99,7 +86,7 @@ void run_wake_race(unsigned threads, bool churn) {
     c.hold.store(true);
     c.holding.store(false);
     REQUIRE(pool->post(blocker, 0, 0, nullptr) == S_OK);
-    if (!c.wait([&] { return c.holding.load(); }, k_wait)) {
+    if (!c.wait([&] { return c.holding.load(); })) {
       problem = "a routine posted to an idle pool did not start";
       break;
     }
@@ -109,7 +96,7 @@ void run_wake_race(unsigned threads, bool churn) {
     c.hold.store(false);
     c.notify();
     if (!started) problem = "a post waited 2 s behind a blocked routine while a thread was idle (a lost wake-up)";
-    REQUIRE(c.wait([&] { return !c.holding.load(); }, k_wait));
+    REQUIRE(c.wait([&] { return !c.holding.load(); }));
   }
   INFO("round " << budget.done() << ": " << problem);
   CHECK(problem.empty());
