@@ -219,10 +219,10 @@ BOOL start_io(op_code code, HANDLE hFile, char* buf, DWORD len, LPDWORD transfer
     return fail(ERROR_IO_PENDING);
   }
   {
-    // The moment of acceptance (docs/PROTOCOL.md): linked into the pending list under the handle's lock.
+    // The moment of acceptance (docs/PROTOCOL.md): linked into its pending list under that list's lock.
     // CloseHandle sets the closed bit before it takes this lock to cancel what is pending, so either it
     // finds this operation in the list, or this call sees the bit and refuses (no routine is owed).
-    small_lock lock(h.lock);
+    small_lock lock(pending_lock(*op));
     if ((h.state.load(std::memory_order_acquire) & k_closed_bit) != 0) {
       free_op(op);
       pool->pay_routine();
@@ -230,9 +230,7 @@ BOOL start_io(op_code code, HANDLE hFile, char* buf, DWORD len, LPDWORD transfer
     }
     ov->InternalHigh = 0;
     std::atomic_ref<ULONG_PTR>(ov->Internal).store(STATUS_PENDING, std::memory_order_release);
-    op->hnext = h.pending;
-    if (h.pending != nullptr) h.pending->hprev = op;
-    h.pending = op;
+    link_pending(*op);
     // Shutdown began after this operation was accepted but may have scanned this handle before it was
     // linked: a stream operation that would never finish by itself is cancelled at once.
     if (!pool->accepting() && h.kind != object_kind::file) op->flags.fetch_or(of_cancel, std::memory_order_relaxed);
@@ -249,15 +247,11 @@ unsigned cancel_matching(handle_slot& h, Match&& match) noexcept {
   pool_impl* pool = h.pool.load(std::memory_order_acquire);
   if (pool == nullptr || pool->stale()) return 0;  // a parent's pool in a child of fork(): nothing of ours
   unsigned found = 0;
-  small_lock lock(h.lock);
-  for (op_record* op = h.pending; op != nullptr;) {
-    op_record* next = op->hnext;
-    if (match(*op)) {
-      ++found;
-      if ((op->flags.fetch_or(of_cancel, std::memory_order_seq_cst) & of_cancel) == 0) pool->eng().cancel(*op);
-    }
-    op = next;
-  }
+  for_each_pending(h, [&](op_record& op) {
+    if (!match(op)) return;
+    ++found;
+    if ((op.flags.fetch_or(of_cancel, std::memory_order_seq_cst) & of_cancel) == 0) pool->eng().cancel(op);
+  });
   return found;
 }
 
@@ -396,13 +390,16 @@ W3TP_API BOOL WINAPI CloseHandle(HANDLE hObject) {
     s->fd = -1;
     if (fd >= 0) ::close(fd);
   } else if (pool != nullptr) {
-    small_lock lock(s->lock);
-    for (op_record* op = s->pending; op != nullptr;) {
-      op_record* next = op->hnext;
-      if ((op->flags.fetch_or(of_cancel, std::memory_order_seq_cst) & of_cancel) == 0) pool->eng().cancel(*op);
-      op = next;
+    // Every pending operation and every call in progress holds a reference: with none but the open
+    // handle's and this call's, nothing is pending and no call can accept an operation any more (each
+    // checks the closed bit under its pending list's lock), so a file's lists need no walk.
+    if (!on_file_lists(*s) || (prev & k_ref_mask) > 2) {
+      for_each_pending(*s, [pool](op_record& op) {
+        if ((op.flags.fetch_or(of_cancel, std::memory_order_seq_cst) & of_cancel) == 0) pool->eng().cancel(op);
+      });
     }
     // A synchronous call still using the descriptor keeps it until the last reference (sync_users).
+    small_lock lock(s->lock);
     if (s->sync_users == 0) pool->eng().close_early(*s);
   }
   release_handle(s);  // this call's reference

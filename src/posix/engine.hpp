@@ -30,7 +30,8 @@ class engine {
   /// Starts an accepted operation (the handle's lock is not held). The engine guarantees that it
   /// finishes exactly once (finish/finish_locked/finish_batch) and that its routine is then delivered.
   virtual void submit(op_record& op) noexcept = 0;
-  /// Asks a pending operation to complete with ERROR_OPERATION_ABORTED; the handle's lock is held.
+  /// Asks a pending operation to complete with ERROR_OPERATION_ABORTED; pending_lock(op) is held (the
+  /// handle's lock for a stream, a file list's for a file).
   virtual void cancel(op_record& op) noexcept = 0;
   /// Reaps completions for this worker (pushing due items with scheduler::push_local). When `block`
   /// is true, waits until something happens or wake() is called. Returns true if it reaped anything.

@@ -46,6 +46,7 @@ void in_child() {
   g_fork_generation.fetch_add(1, std::memory_order_relaxed);
   platform::forget_fences_in_child();
   unlock_tables_after_fork();
+  reset_file_lists_in_child();
   registry& r = pools();
   for (pool_impl* p : r.pools) p->eng().forget_in_child();
   r.pools.clear();  // stale from now on; none of them unregisters

@@ -53,11 +53,11 @@ struct alignas(64) handle_slot {
     LPOVERLAPPED_COMPLETION_ROUTINE fn;
     detail::routine_base* callable;
   };
-  small_mutex lock;  // guards `pending` and the engine's per-handle queues
+  small_mutex lock;  // guards `pending` (streams), `sync_users` and the engine's per-handle queues
   // Synchronous calls using fd right now (guarded by lock): CloseHandle leaves the descriptor to the
   // last reference instead of closing it early while one runs, so its number cannot be reused under it.
   std::uint32_t sync_users = 0;
-  op_record* pending = nullptr;  // doubly-linked list of the handle's pending operations
+  op_record* pending = nullptr;  // a stream's pending operations, doubly linked (a file's: file lists)
   // The engine's per-handle state, in the slot itself (no allocation per handle); guarded by lock.
   union {
     void* backend = nullptr;

@@ -26,12 +26,38 @@ thread_local worker* t_worker = nullptr;
 
 std::atomic<unsigned> overlapped_waiters{0};
 
+namespace {
+file_list g_file_lists[k_file_lists];
+
+// The head of the pending list that op is on.
+op_record*& pending_head(op_record& op) noexcept {
+  return on_file_lists(*op.h) ? file_list_at(op.starter % k_file_lists).head : op.h->pending;
+}
+}  // namespace
+
+file_list& file_list_at(unsigned i) noexcept { return g_file_lists[i]; }
+
+void reset_file_lists_in_child() noexcept {
+  for (file_list& l : g_file_lists) {
+    l.lock.~small_mutex();
+    new (&l.lock) small_mutex();
+    l.head = nullptr;
+  }
+}
+
+void link_pending(op_record& op) noexcept {
+  op_record*& head = pending_head(op);
+  op.hprev = nullptr;
+  op.hnext = head;
+  if (head != nullptr) head->hprev = &op;
+  head = &op;
+}
+
 void finish_locked(op_record& op, DWORD error) noexcept {
-  handle_slot* h = op.h;
   if (op.hprev != nullptr)
     op.hprev->hnext = op.hnext;
   else
-    h->pending = op.hnext;
+    pending_head(op) = op.hnext;
   if (op.hnext != nullptr) op.hnext->hprev = op.hprev;
   op.hprev = op.hnext = nullptr;
   record_result(op, error);
@@ -53,15 +79,15 @@ void record_result(op_record& op, DWORD error) noexcept {
 }
 
 void finish(op_record& op, DWORD error) noexcept {
-  small_lock lock(op.h->lock);
+  small_lock lock(pending_lock(op));
   finish_locked(op, error);
 }
 
 void finish_batch(op_record* const* ops, const DWORD* errors, unsigned n) noexcept {
   for (unsigned i = 0; i < n;) {
-    handle_slot* h = ops[i]->h;
-    small_lock lock(h->lock);
-    for (; i < n && ops[i]->h == h; ++i) {
+    small_mutex& m = pending_lock(*ops[i]);
+    small_lock lock(m);
+    for (; i < n && &pending_lock(*ops[i]) == &m; ++i) {
       finish_locked(*ops[i], errors[i]);
       ops[i]->kind_ = k_item_done;
       ops[i]->next_ = i + 1 < n ? ops[i + 1] : nullptr;
@@ -818,15 +844,9 @@ void pool_impl::shutdown() {
   // Cancel what would never finish by itself: pending operations on pipes, sockets and other streams.
   for_each_handle([this](handle_slot* h) {
     if (h->pool.load(std::memory_order_acquire) != this || h->kind == object_kind::file) return;
-    small_lock lock(h->lock);
-    for (op_record* op = h->pending; op != nullptr;) {
-      op_record* next = op->hnext;
-      if (!op->cancel_requested()) {
-        op->flags.fetch_or(of_cancel, std::memory_order_seq_cst);
-        engine_->cancel(*op);
-      }
-      op = next;
-    }
+    for_each_pending(*h, [this](op_record& op) {
+      if ((op.flags.fetch_or(of_cancel, std::memory_order_seq_cst) & of_cancel) == 0) engine_->cancel(op);
+    });
   });
   // Wait until every owed routine has run (the calling routine itself excepted).
   std::int64_t own = (self != nullptr && self->in_routine.load(std::memory_order_relaxed)) ? 1 : 0;

@@ -233,7 +233,7 @@ class uring_engine final : public engine {
   }
 
   void cancel(op_record& op) noexcept override {
-    // Called with the handle's lock held, after of_cancel was set by a read-modify-write of the flags. A
+    // Called with op's pending-list lock held, after of_cancel was set by a read-modify-write of the flags. A
     // request is only found on the ring that has it. prepare() stores `home` and then sets of_request by
     // a read-modify-write of the same flags (release), which also reads of_cancel: whichever of the two
     // came second in the flags' order sees the other, and a cancel that sees of_request sees `home`.
@@ -484,7 +484,7 @@ class uring_engine final : public engine {
     return true;
   }
 
-  /// Hands a cancel of op to a pool thread (op's handle lock held): the caller may not submit on rings,
+  /// Hands a cancel of op to a pool thread (op's pending-list lock held): the caller may not submit on rings,
   /// or the ring took no request. False when out of memory.
   bool hand_over_cancel(op_record& op) noexcept {
     auto* item = new (std::nothrow) cancel_item;
@@ -500,20 +500,18 @@ class uring_engine final : public engine {
   /// A cancel handed over by a thread that may not submit: the operation is looked up again (it may
   /// have completed, and its record may serve another operation by now).
   void run_cancel(cancel_item* item) noexcept {
-    handle_slot& h = *item->h;
-    {
-      small_lock lock(h.lock);
-      for (op_record* p = h.pending; p != nullptr; p = p->hnext) {
-        if (p != item->op) continue;
-        const std::uint8_t f = p->flags.load(std::memory_order_acquire);
-        if ((f & of_cancel) != 0 && (f & of_request) != 0 &&
-            !submit_cancel(*rings_[p->home.load(std::memory_order_relaxed)], *p)) {
-          // The ring takes no request now: try again after what is queued ahead of it.
-          pool_.sched().push_global(item);
-          return;
-        }
-        break;
-      }
+    bool again = false;
+    for_each_pending(*item->h, [&](op_record& p) {
+      if (&p != item->op) return;
+      const std::uint8_t f = p.flags.load(std::memory_order_acquire);
+      // The ring takes no request now: try again after what is queued ahead of it.
+      if ((f & of_cancel) != 0 && (f & of_request) != 0 &&
+          !submit_cancel(*rings_[p.home.load(std::memory_order_relaxed)], p))
+        again = true;
+    });
+    if (again) {
+      pool_.sched().push_global(item);
+      return;
     }
     release_handle(item->h);
     delete item;
