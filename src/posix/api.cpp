@@ -164,7 +164,7 @@ constexpr std::uint8_t access_needed(op_code code) noexcept {
 }
 
 BOOL start_io(op_code code, HANDLE hFile, char* buf, DWORD len, LPDWORD transferred, LPOVERLAPPED ov) {
-  handle_ref ref(hFile);
+  handle_ref ref = handle_ref::adopt(acquire_handle_for_io(hFile));
   if (!ref) return fail(ERROR_INVALID_HANDLE);
   handle_slot& h = *ref.get();
   const std::uint8_t access = access_needed(code);

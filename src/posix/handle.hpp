@@ -101,10 +101,18 @@ void for_each_handle(F&& f) {
   for_each_handle_impl([](handle_slot* s, void* ctx) { (*static_cast<F*>(ctx))(s); }, &f);
 }
 
+/// As acquire_handle, for a call that starts an operation: on a pool thread that holds references of
+/// earlier routines of this very handle (worker::held), one of them is taken over instead, so that a
+/// routine starting the next read on its own handle does no atomic read-modify-write on the slot's line,
+/// which the other pool threads then keep reading from their caches (src/posix/pool.cpp).
+handle_slot* acquire_handle_for_io(HANDLE h) noexcept;
+
 /// RAII reference on a handle slot.
 class handle_ref {
  public:
   explicit handle_ref(HANDLE h) noexcept : slot_(acquire_handle(h)) {}
+  /// Takes over a reference the caller already has (nullptr: none).
+  static handle_ref adopt(handle_slot* s) noexcept { return handle_ref(s); }
   ~handle_ref() {
     if (slot_ != nullptr) release_handle(slot_);
   }
@@ -121,6 +129,7 @@ class handle_ref {
   explicit operator bool() const noexcept { return slot_ != nullptr; }
 
  private:
+  explicit handle_ref(handle_slot* s) noexcept : slot_(s) {}
   handle_slot* slot_;
 };
 

@@ -95,6 +95,18 @@ void finish_batch(op_record* const* ops, const DWORD* errors, unsigned n) noexce
   }
 }
 
+handle_slot* acquire_handle_for_io(HANDLE h) noexcept {
+  if (worker* w = t_worker; w != nullptr && w->held_refs != 0) {
+    handle_slot* s = w->held;
+    // The reference held keeps the slot's generation: one load tells whether h is this slot and open.
+    if (s->value() == h && (s->state.load(std::memory_order_acquire) & k_closed_bit) == 0) {
+      --w->held_refs;
+      return s;
+    }
+  }
+  return acquire_handle(h);
+}
+
 void deliver(op_record& op) noexcept {
   handle_slot* h = op.h;
   pool_impl* pool = h->pool.load(std::memory_order_relaxed);
