@@ -114,12 +114,22 @@ void deliver(op_record& op) noexcept {
   DWORD error = op.error;
   DWORD bytes = op.done;
   OVERLAPPED* ov = op.ov;
+  const bool callable = h->has(hf_callable);
   // The references held from earlier routines of another handle go before this routine runs (it may
   // block); those of this handle stay held: this operation's own reference keeps the handle alive
   // until the routine has returned anyway, so holding them longer delays nothing.
-  if (w != nullptr && w->held != h) w->drop_held();
+  if (w != nullptr && w->held != h) {
+    w->drop_held();
+    w->held = h;
+  }
+  // A function routine's operation hands its reference to the thread before the routine runs, so that
+  // the read the routine starts on its own handle takes it over (acquire_handle_for_io: no atomic on
+  // the slot even when every routine is of another handle). Nothing of the slot is used after such a
+  // routine. A callable stays with its operation's reference until it returns: the last reference
+  // deletes it.
+  if (w != nullptr && !callable) ++w->held_refs;
   if (w != nullptr) w->begin_routine();
-  if (h->has(hf_callable)) {
+  if (callable) {
     detail::routine_base* r = h->callable;
     pool->guarded([&] { r->invoke(error, bytes, ov); });
   } else {
@@ -131,8 +141,14 @@ void deliver(op_record& op) noexcept {
   if (w != nullptr) {
     w->end_routine();
     worker::count(w->completions);
-    w->held = h;
-    ++w->held_refs;
+    if (callable) {
+      // The routine may have run other routines on this thread (shutdown() from a routine helps).
+      if (w->held != h) {
+        w->drop_held();
+        w->held = h;
+      }
+      ++w->held_refs;
+    }
   } else {
     release_handle(h);
   }

@@ -229,3 +229,66 @@ TEST_CASE("close: closing from inside a routine, with other operations pending",
   f.finish();
   CHECK(calls.load() == 3);
 }
+
+namespace {
+/// Counts the destruction of its copies: captured by a routine, it says when the pool deleted it.
+struct lifetime_probe {
+  std::shared_ptr<std::atomic<int>> destroyed = std::make_shared<std::atomic<int>>(0);
+  bool copy = false;
+  lifetime_probe() = default;
+  lifetime_probe(const lifetime_probe& o) : destroyed(o.destroyed), copy(true) {}
+  lifetime_probe& operator=(const lifetime_probe&) = delete;
+  ~lifetime_probe() {
+    if (copy) destroyed->fetch_add(1);
+  }
+};
+}  // namespace
+
+TEST_CASE("close: a routine that starts a read on its handle and closes it is not deleted while it still runs",
+          "[close][lifetime]") {
+  // A routine object is deleted with its handle's last reference. On POSIX a pool thread passes an
+  // operation's reference on to the next read a routine starts on the same handle; the routine object
+  // must still outlive its own call, even when that read's routine runs and ends on another thread
+  // after the handle was closed.
+  fixture f;
+  temp_file tf("close_lifetime");
+  HANDLE h = f.file(tf.path, false);
+  write_known_bytes(h, 4096);
+  lifetime_probe probe;
+  op first(16), second(16);
+  std::atomic<bool> second_done{false}, waited{false};
+  std::atomic<int> destroyed_at_end{-1};
+  std::atomic<BOOL> started{FALSE}, closed{FALSE};
+  REQUIRE(f.p().associate(h, [&, probe](DWORD err, DWORD n, OVERLAPPED* ov) {
+    op* o = reinterpret_cast<op*>(ov);
+    if (o == &first) {
+      // The next read, the close, then a wait (bounded) for that read's routine to end on another thread.
+      started = start_read(*o->owner, h, second);
+      closed = CloseHandle(h);
+      const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (!second_done.load() && std::chrono::steady_clock::now() < end) std::this_thread::yield();
+      waited = second_done.load();
+      // That thread drops what it holds once it has nothing more to run: had this routine's object gone
+      // with the last reference, it would be within this time (a passing run waits all of it).
+      const int seen = probe.destroyed->load();
+      const auto settle = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+      while (probe.destroyed->load() == seen && std::chrono::steady_clock::now() < settle) std::this_thread::yield();
+      destroyed_at_end = probe.destroyed->load();
+    } else {
+      second_done = true;
+    }
+    o->owner->record(*o, err, n, ov);
+  }) == S_OK);
+  const int destroyed_before = probe.destroyed->load();  // the temporaries of associate()
+  REQUIRE(start_read(f.t, h, first));
+  REQUIRE(f.t.wait_delivered(2));
+  CHECK(started.load() == TRUE);
+  CHECK(closed.load() == TRUE);
+  CHECK(waited.load());
+  CHECK(destroyed_at_end.load() == destroyed_before);
+  CHECK(first.error.load() == static_cast<DWORD>(ERROR_SUCCESS));
+  CHECK(second.error.load() == static_cast<DWORD>(ERROR_SUCCESS));
+  f.finish();
+  CHECK(first.calls.load() == 1);
+  CHECK(second.calls.load() == 1);
+}
