@@ -46,7 +46,11 @@ endif()
 configure_file(${CMAKE_CURRENT_LIST_DIR}/w3tp.pc.in ${PROJECT_BINARY_DIR}/w3tp.pc @ONLY)
 
 if(W3TP_INSTALL)
-  install(TARGETS w3tp EXPORT w3tp-targets
+  set(w3tp_install_targets w3tp)
+  if(TARGET w3tp_iis)
+    list(APPEND w3tp_install_targets w3tp_iis)  # w3tp::iis, for IIS modules (POSIX)
+  endif()
+  install(TARGETS ${w3tp_install_targets} EXPORT w3tp-targets
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
     RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
