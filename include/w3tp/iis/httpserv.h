@@ -414,7 +414,8 @@ class IHttpResponse {
   /// TRUE after SuppressHeaders.
   virtual BOOL GetHeadersSuppressed(VOID) const = 0;
   /// Sends what is buffered (synchronously here: *pfCompletionExpected is FALSE).
-  virtual HRESULT Flush(IN BOOL fAsync, IN BOOL fMoreData, OUT DWORD* pcbSent, OUT BOOL* pfCompletionExpected = NULL) = 0;
+  virtual HRESULT Flush(IN BOOL fAsync, IN BOOL fMoreData, OUT DWORD* pcbSent,
+                        OUT BOOL* pfCompletionExpected = NULL) = 0;
   /// A 302 to pszUrl.
   virtual HRESULT Redirect(IN PCSTR pszUrl, IN BOOL fResetStatusCode = TRUE, IN BOOL fIncludeParameters = FALSE) = 0;
   /// Appends (or inserts at lInsertPosition) one chunk; memory chunks must stay valid until sent.
@@ -430,7 +431,8 @@ class IHttpResponse {
                          OUT PCWSTR* ppszModule = NULL, OUT DWORD* pdwNotification = NULL,
                          OUT IAppHostConfigException** ppException = NULL, OUT BOOL* pfTrySkipCustomErrors = NULL) = 0;
   /// Sets the description of a custom error.
-  virtual HRESULT SetErrorDescription(IN PCWSTR pszDescription, IN DWORD cchDescription, IN BOOL fHtmlEncode = TRUE) = 0;
+  virtual HRESULT SetErrorDescription(IN PCWSTR pszDescription, IN DWORD cchDescription,
+                                      IN BOOL fHtmlEncode = TRUE) = 0;
   /// That description.
   virtual PCWSTR GetErrorDescription(OUT DWORD* pcchDescription = NULL) = 0;
   /// E_NOTIMPL.
@@ -485,10 +487,10 @@ class IHttpContext {
   virtual DWORD GetExecuteFlags(VOID) const = 0;
   /// A server variable as a wide string.
   virtual HRESULT GetServerVariable(PCSTR pszVariableName, __deref_out_ecount(*pcchValueLength) PCWSTR* ppszValue,
-                                    __out DWORD* pcchValueLength) = 0;
+                                    OUT DWORD* pcchValueLength) = 0;
   /// A server variable.
   virtual HRESULT GetServerVariable(PCSTR pszVariableName, __deref_out_ecount(*pcchValueLength) PCSTR* ppszValue,
-                                    __out DWORD* pcchValueLength) = 0;
+                                    OUT DWORD* pcchValueLength) = 0;
   /// Sets a server variable for this request.
   virtual HRESULT SetServerVariable(PCSTR pszVariableName, PCWSTR pszVariableValue) = 0;
   /// Memory that lives as long as the request (freed at its end, after every Dispose).
@@ -698,11 +700,11 @@ class IHttpModuleRegistrationInfo {
 
 /// A module's entry point, as `RegisterModule` is declared (with C linkage, visible to the host).
 typedef HRESULT(WINAPI* PFN_REGISTERMODULE)(DWORD dwServerVersion, IHttpModuleRegistrationInfo* pModuleInfo,
-                                             IHttpServer* pGlobalInfo);
+                                            IHttpServer* pGlobalInfo);
 
 /// The entry point every module defines: its definition `HRESULT __stdcall RegisterModule(...)` takes C
 /// linkage and default visibility from this declaration, so the host finds it with dlsym.
-extern "C" __attribute__((visibility("default"))) HRESULT WINAPI RegisterModule(
-    DWORD dwServerVersion, IHttpModuleRegistrationInfo* pModuleInfo, IHttpServer* pGlobalInfo);
+extern "C" __attribute__((visibility("default"))) HRESULT WINAPI
+RegisterModule(DWORD dwServerVersion, IHttpModuleRegistrationInfo* pModuleInfo, IHttpServer* pGlobalInfo);
 
 #endif  // W3TP_IIS_HTTPSERV_H

@@ -49,35 +49,22 @@
 #define _Use_decl_annotations_
 #define _Analysis_assume_(expr)
 
-// SAL 1 (annotations with two leading underscores), which httpserv.h still uses.
-#define __in
-#define __in_opt
-#define __in_z
+// SAL 1 (annotations with two leading underscores) that take an argument, as httpserv.h uses them. SAL 1's
+// plain words (__in, __out, __inout, ...) are left undefined on purpose: libstdc++ uses those names for
+// its own parameters, and defining them breaks any standard header included after this one.
 #define __in_bcount(n)
 #define __in_bcount_opt(n)
 #define __in_ecount(n)
 #define __in_ecount_opt(n)
-#define __out
-#define __out_opt
 #define __out_bcount(n)
 #define __out_bcount_opt(n)
 #define __out_ecount(n)
 #define __out_ecount_opt(n)
-#define __inout
-#define __inout_opt
 #define __inout_bcount(n)
 #define __inout_ecount(n)
-#define __deref_out
-#define __deref_out_opt
 #define __deref_out_ecount(n)
 #define __deref_out_bcount(n)
-#define __notnull
-#define __maybenull
-#define __nullterminated
 #define __bcount(n)
 #define __ecount(n)
-#define __checkReturn
-#define __override
-#define __reserved
 
 #endif  // W3TP_IIS_SAL_H

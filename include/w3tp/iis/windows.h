@@ -64,7 +64,6 @@
 #define MAX_PATH 260
 #endif
 
-
 #ifdef __cplusplus
 #include <cerrno>
 
