@@ -113,7 +113,9 @@ class IHttpStoredContext {
   virtual VOID CleanupStoredContext(VOID) = 0;
 
  protected:
-  ~IHttpStoredContext() = default;
+  // Virtual (after the SDK's methods, so their slots are unchanged): modules implement this interface and
+  // `delete this`, which g++ and clang reject (-Wdelete-non-virtual-dtor) through a non-virtual one.
+  virtual ~IHttpStoredContext() = default;
 };
 
 /// Holds one stored context per module.
@@ -256,7 +258,9 @@ class IHttpUser {
   virtual PVOID GetUserVariable(IN PCSTR pszVariableName) = 0;
 
  protected:
-  ~IHttpUser() = default;
+  // Virtual (after the SDK's methods, so their slots are unchanged): modules implement this interface and
+  // `delete this`, which g++ and clang reject (-Wdelete-non-virtual-dtor) through a non-virtual one.
+  virtual ~IHttpUser() = default;
 };
 
 /// The site that serves a request.
@@ -674,7 +678,9 @@ class IHttpModuleFactory {
   virtual VOID Terminate(VOID) = 0;
 
  protected:
-  ~IHttpModuleFactory() = default;
+  // Virtual (after the SDK's methods, so their slots are unchanged): modules implement this interface and
+  // `delete this`, which g++ and clang reject (-Wdelete-non-virtual-dtor) through a non-virtual one.
+  virtual ~IHttpModuleFactory() = default;
 };
 
 /// What RegisterModule receives to register its notifications.

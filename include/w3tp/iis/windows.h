@@ -60,6 +60,14 @@
 #define _T(quote) L##quote
 #endif
 
+/// Memory helpers of the Windows headers.
+#ifndef ZeroMemory
+#define ZeroMemory(Destination, Length) memset((Destination), 0, (Length))
+#define CopyMemory(Destination, Source, Length) memcpy((Destination), (Source), (Length))
+#define MoveMemory(Destination, Source, Length) memmove((Destination), (Source), (Length))
+#define FillMemory(Destination, Length, Fill) memset((Destination), (Fill), (Length))
+#endif
+
 #ifndef MAX_PATH
 #define MAX_PATH 260
 #endif
