@@ -105,6 +105,31 @@ const char* request_header_name(HTTP_HEADER_ID id) noexcept {
   return i < 0 || i >= HttpHeaderRequestMaximum ? nullptr : k_request_header_names[i];
 }
 
+// The URL path with %XX decoded, as IIS gives it to modules (URL, GetScriptName, MapPath). A %00 or a
+// malformed escape is kept as it came, so that it names no file.
+std::string percent_decoded(std::string_view in) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%' && i + 2 < in.size()) {
+      const int hi = hex(in[i + 1]), lo = hex(in[i + 2]);
+      if (hi >= 0 && lo >= 0 && (hi | lo) != 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(in[i]);
+  }
+  return out;
+}
+
 int priority_of(PCWSTR alias) noexcept {
   if (alias == nullptr) return -1;
   static constexpr const wchar_t* k_aliases[] = {PRIORITY_ALIAS_FIRST, PRIORITY_ALIAS_HIGH, PRIORITY_ALIAS_MEDIUM,
@@ -210,6 +235,17 @@ module_table::~module_table() { terminate(); }
 
 HRESULT module_table::add(const std::wstring& name, PFN_REGISTERMODULE entry, IHttpServer& server, std::string& why) {
   if (entry == nullptr) {
+    why = fmt::format("module {} has no RegisterModule", narrow(name));
+    return E_INVALIDARG;
+  }
+  return add_builtin(name, std::function<HRESULT(DWORD, IHttpModuleRegistrationInfo*, IHttpServer*)>(entry), server,
+                     why);
+}
+
+HRESULT module_table::add_builtin(
+    const std::wstring& name, const std::function<HRESULT(DWORD, IHttpModuleRegistrationInfo*, IHttpServer*)>& entry,
+    IHttpServer& server, std::string& why) {
+  if (!entry) {
     why = fmt::format("module {} has no RegisterModule", narrow(name));
     return E_INVALIDARG;
   }
@@ -388,7 +424,7 @@ class request final : public IHttpContext, public IModuleAllocator {
     headers_ = h.headers;
     body_ = ex_->body();
     const auto q = url_.find('?');
-    path_ = url_.substr(0, q);
+    path_ = percent_decoded(url_.substr(0, q));
     query_ = q == std::string::npos ? std::string() : url_.substr(q + 1);
     wpath_ = widen(path_);
     wquery_ = widen(query_);
@@ -619,7 +655,7 @@ class request final : public IHttpContext, public IModuleAllocator {
                                                     : std::string(url, std::strlen(url) < cch ? std::strlen(url) : cch);
       if (r_.forwarded_.empty()) r_.forwarded_ = widen(r_.url_);
       const auto q = u.find('?');
-      r_.path_ = u.substr(0, q);
+      r_.path_ = percent_decoded(u.substr(0, q));
       if (q != std::string::npos)
         r_.query_ = u.substr(q + 1);
       else if (reset_query)

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -78,6 +79,10 @@ class module_table {
   /// Calls a module's RegisterModule. S_OK when it returned S_OK and registered a factory for at least
   /// one notification; otherwise the module is not added and `why` says what failed, naming it.
   HRESULT add(const std::wstring& name, PFN_REGISTERMODULE entry, IHttpServer& server, std::string& why);
+  /// As add, for a module built into the host (its registration as a function object).
+  HRESULT add_builtin(const std::wstring& name,
+                      const std::function<HRESULT(DWORD, IHttpModuleRegistrationInfo*, IHttpServer*)>& entry,
+                      IHttpServer& server, std::string& why);
   /// Fixes the order in which modules run for each step (priority, then configuration order; reversed
   /// for SEND_RESPONSE, as IIS documents). Call after the last add.
   void seal();
