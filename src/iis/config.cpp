@@ -38,10 +38,11 @@ bool truthy(const pugi::xml_attribute& a, bool fallback) {
   return ::strcasecmp(v.c_str(), "true") == 0 || v == "1";
 }
 
-bool parse_port(const std::string& text, std::uint16_t& port) {
+// A port number, 1 to 65535 (0 too when `any` is set: "pick a free port").
+bool parse_port(const std::string& text, std::uint16_t& port, bool any = false) {
   if (text.empty() || text.size() > 5 || text.find_first_not_of("0123456789") != std::string::npos) return false;
   const long v = std::strtol(text.c_str(), nullptr, 10);
-  if (v < 1 || v > 65535) return false;
+  if (v < (any ? 0 : 1) || v > 65535) return false;
   port = static_cast<std::uint16_t>(v);
   return true;
 }
@@ -149,7 +150,7 @@ bool load_config(const std::string& file, const std::string& site_name, host_con
     const auto last = info.rfind(':');
     const auto mid = last == std::string::npos || last == 0 ? std::string::npos : info.rfind(':', last - 1);
     std::uint16_t port = 0;
-    if (mid == std::string::npos || !parse_port(info.substr(mid + 1, last - mid - 1), port)) {
+    if (mid == std::string::npos || !parse_port(info.substr(mid + 1, last - mid - 1), port, true)) {
       why = fmt::format("{}: site '{}': binding '{}' is not IP:port:host", file, site.attribute("name").value(), info);
       return false;
     }

@@ -46,7 +46,8 @@ bool parse_command_line(int argc, char** argv, host_options& out, std::string& w
 
 /// Reads applicationHost.config: the site named `site_name` (the first site when empty) with its root
 /// application's virtual directory and its first http binding ("IP:port:"), `system.webServer`'s
-/// globalModules, modules and security/authentication (anonymousAuthentication enabled; basicAuthentication
+/// globalModules (port 0 picks a free port, which the "listening on" line then shows), modules and
+/// security/authentication (anonymousAuthentication enabled; basicAuthentication
 /// enabled, realm and usersFile, a path relative to the configuration file's folder). %VAR% in paths is
 /// replaced by the environment variable. False with a sentence (file, element) in `why` on any error.
 bool load_config(const std::string& file, const std::string& site_name, host_config& out, std::string& why);
