@@ -23,7 +23,7 @@ build=${BUILD_DIR:-"$root/build"}
 # checks) and pkg-config (the installed w3tp.pc is tested).
 packages="cmake g++ make ninja-build pkg-config liburing-dev libfmt-dev"
 if [ "$mode" = test ]; then
-  packages="$packages catch2 libboost1.81-dev"
+  packages="$packages catch2 libboost1.81-dev libpugixml-dev"
 fi
 
 missing=""
