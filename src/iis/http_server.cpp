@@ -440,7 +440,7 @@ class connection final : public std::enable_shared_from_this<connection> {
   std::string in_;                   // received, not parsed yet
   std::string out_;                  // being written, from out_off_
   std::size_t out_off_ = 0;
-  std::string out_next_;  // queued behind out_
+  std::string out_next_;        // queued behind out_
   extension_limit extensions_;  // before parser_, which refers to it
   std::optional<http::request_parser<http::string_body>> parser_;
   bool request_started_ = false;  // bytes of the current request have arrived
