@@ -106,6 +106,7 @@ TEST_CASE("race: CloseHandle and CancelIoEx racing file reads from application t
 
   std::atomic<long> go{0};
   std::atomic<int> finished{0};
+  std::atomic<int> started{0};  // reads started by the submitters in this round
   std::atomic<bool> quit{false};
   auto wait_go = [&](long& seen) {
     if (!race::spin_until([&] { return go.load() != seen || quit.load(); }, std::chrono::hours(1))) return false;
@@ -118,6 +119,7 @@ TEST_CASE("race: CloseHandle and CancelIoEx racing file reads from application t
       for (auto& o : r->app[who]) {
         race::jitter(rng, 100);
         start_read(*r, o, (rng() % 64) * 4096ull);
+        started.fetch_add(1);
       }
       finished.fetch_add(1);
     }
@@ -126,6 +128,9 @@ TEST_CASE("race: CloseHandle and CancelIoEx racing file reads from application t
   std::thread closer([&] {
     std::mt19937 rng(3);
     for (long seen = 0; wait_go(seen);) {
+      // The close races the rest of the round's reads, not an empty handle: under load the submitters
+      // could otherwise start after it in every round (seen once in ctest -j2: nothing accepted).
+      race::spin_until([&] { return started.load() > 0; });
       race::jitter(rng, 1500);
       if (rng() % 4 == 0) {
         r->cancel_all.store(true);
@@ -151,6 +156,7 @@ TEST_CASE("race: CloseHandle and CancelIoEx racing file reads from application t
     r->cancel_all.store(false);
     r->next_chained.store(0);
     finished.store(0);
+    started.store(0);
     go.store(n + 1);
     REQUIRE(race::spin_until([&] { return finished.load() == 3; }));
     ++rounds_run;
