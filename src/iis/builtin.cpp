@@ -106,8 +106,10 @@ REQUEST_NOTIFICATION_STATUS deny(IHttpContext* ctx, const authentication_config&
     PCSTR host = ctx->GetRequest()->GetHeader(HttpHeaderHost);
     realm = host != nullptr ? host : "w3tp";
   }
-  const std::string value = fmt::format("Basic realm=\"{}\"", realm);
-  r->SetHeader("WWW-Authenticate", value.c_str(), static_cast<USHORT>(value.size()), TRUE);
+  if (c.basic) {
+    const std::string value = fmt::format("Basic realm=\"{}\"", realm);
+    r->SetHeader("WWW-Authenticate", value.c_str(), static_cast<USHORT>(value.size()), TRUE);
+  }
   static char body[] = "401 - Unauthorized: Access is denied due to invalid credentials.";
   HTTP_DATA_CHUNK chunk{};
   chunk.DataChunkType = HttpDataChunkFromMemory;
@@ -122,6 +124,7 @@ class basic_module final : public CHttpModule {
  public:
   explicit basic_module(const authentication_config& c) : c_(c) {}
   REQUEST_NOTIFICATION_STATUS OnAuthenticateRequest(IHttpContext* ctx, IAuthenticationProvider* p) override {
+    if (!c_.basic) return c_.anonymous ? RQ_NOTIFICATION_CONTINUE : deny(ctx, c_);  // no method is on
     USHORT n = 0;
     PCSTR auth = ctx->GetRequest()->GetHeader(HttpHeaderAuthorization, &n);
     if (auth == nullptr || n == 0) return c_.anonymous ? RQ_NOTIFICATION_CONTINUE : deny(ctx, c_);

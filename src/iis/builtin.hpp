@@ -27,7 +27,8 @@ bool read_users_file(const std::string& path, std::map<std::string, std::string>
 /// Registers BasicAuthenticationModule in `modules`: a request with `Authorization: Basic` and a known
 /// name and password gets that user (IHttpUser: the name, L"Basic"); wrong credentials, or none when
 /// anonymous access is off, get 401 with `WWW-Authenticate: Basic realm="..."` and end. Anonymous
-/// requests keep the anonymous user (an empty name), as in IIS.
+/// requests keep the anonymous user (an empty name), as in IIS. With Basic off and anonymous access off
+/// every request gets 401 (no method could authenticate it), without a challenge.
 HRESULT add_basic_authentication(module_table& modules, IHttpServer& server, authentication_config config,
                                  std::string& why);
 

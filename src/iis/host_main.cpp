@@ -10,6 +10,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -67,12 +68,13 @@ int run(int argc, char** argv) {
 
   w3tp::thread_pool pool;
   IHttpServer& server = w3tp::http_server(pool);
-  w3tp::iis::module_table modules;
+  // The images outlive the module table: its destructor calls the factories' Terminate, their code.
   std::vector<std::unique_ptr<w3tp::iis::module_image>> images;
+  w3tp::iis::module_table modules;
 
   // The modules, in the order of <modules> (all global modules when it is absent): the Basic
   // authentication module first when it is on, the static-file handler last.
-  if (config.authentication.basic &&
+  if ((config.authentication.basic || !config.authentication.anonymous) &&
       FAILED(w3tp::iis::add_basic_authentication(modules, server, config.authentication, why)))
     return fail(1, why);
   std::vector<std::string> names = config.modules;
@@ -108,10 +110,20 @@ int run(int argc, char** argv) {
       if (!http.drain(std::chrono::seconds(30)))
         fmt::print(stderr, "w3tp-iishost: connections still open after 30 s\n");
     }
-    pipeline.wait_idle(std::chrono::seconds(30));
+    if (!pipeline.wait_idle(std::chrono::seconds(30))) {
+      // A module keeps a request parked: tearing the pipeline and the modules down under it would run
+      // its code on freed objects, so the process ends here.
+      fmt::print(stderr, "w3tp-iishost: {} requests still parked by a module after 30 s; exiting without cleanup\n",
+                 pipeline.in_flight());
+      std::fflush(stderr);
+      std::_Exit(1);
+    }
   }
   modules.terminate();
   pool.shutdown();
+  // Routines that modules bound with BindIoCompletionCallback run on the default pool: it stops before
+  // the modules' code is unloaded.
+  w3tp::default_pool().shutdown();
   images.clear();
   return status;
 }

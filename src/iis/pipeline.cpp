@@ -161,7 +161,8 @@ std::wstring widen(std::string_view s) {
       ok = (cc >> 6) == 2;
       cp = (cp << 6) | (cc & 0x3F);
     }
-    ok = ok && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
+    static constexpr char32_t k_min[] = {0, 0, 0x80, 0x800, 0x10000};  // shortest form per length
+    ok = ok && cp >= k_min[n] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
     out.push_back(ok ? static_cast<wchar_t>(cp) : L'\uFFFD');
     i += ok ? n : 1;
   }
@@ -468,12 +469,18 @@ class request final : public IHttpContext, public IModuleAllocator {
   HRESULT PostCompletion(DWORD bytes) override {
     // Resumed on a pool thread: the completion runs OnAsyncCompletion there (or, if it arrives before the
     // notification has returned PENDING, on the thread that then returns it).
-    post_slot_.owner = this;
-    return p_.pool().post(
-        [](DWORD, DWORD n, OVERLAPPED* ov) {
-          reinterpret_cast<post_slot*>(ov)->owner->resume(resume_kind::post, RQ_NOTIFICATION_CONTINUE, n);
-        },
-        0, bytes, &post_slot_.ov);
+    {
+      std::lock_guard lock(mu_);
+      ++posts_in_flight_;
+    }
+    const HRESULT hr =
+        p_.pool().post([](DWORD, DWORD n, OVERLAPPED* ov) { reinterpret_cast<post_slot*>(ov)->owner->posted(n); }, 0,
+                       bytes, &post_slot_.ov);
+    if (FAILED(hr)) {
+      std::lock_guard lock(mu_);
+      --posts_in_flight_;
+    }
+    return hr;
   }
   VOID DisableNotifications(DWORD notifications, DWORD post_notifications) override {
     if (current_ < disabled_.size()) {
@@ -833,11 +840,26 @@ class request final : public IHttpContext, public IModuleAllocator {
     request& r_;
   };
 
+  /// A PostCompletion's routine: resumes the request, and deletes it if it had ended meanwhile (a
+  /// completion the module posted without being pending, kept so that the routine finds live memory).
+  void posted(DWORD bytes) {
+    resume(resume_kind::post, RQ_NOTIFICATION_CONTINUE, bytes);
+    bool last;
+    {
+      std::lock_guard lock(mu_);
+      last = --posts_in_flight_ == 0 && ended_;
+    }
+    if (last) destroy();
+  }
+
   /// Resumes a parked request, or records a completion that came before its PENDING (the return of
   /// PENDING then resumes it): whichever of the two comes second goes on with the request.
   void resume(resume_kind kind, REQUEST_NOTIFICATION_STATUS status, DWORD bytes) {
     {
       std::lock_guard lock(mu_);
+      // A completion while a flush runs SEND_RESPONSE modules, or after the request ended, belongs to
+      // no pending notification here (docs/iis.md): it changes nothing.
+      if (nested_ || ended_) return;
       if (state_ == state::parked) {
         state_ = state::running;
       } else if (state_ == state::in_call) {
@@ -1019,14 +1041,20 @@ class request final : public IHttpContext, public IModuleAllocator {
   // ran as the send step.
   HRESULT send_now(bool final) {
     if (!final && !p_.modules().order(k_send_step).empty()) {
+      {
+        std::lock_guard lock(mu_);
+        nested_ = true;
+      }
       for (std::uint16_t i : p_.modules().order(k_send_step))
         if (instances_[i] != nullptr && !disabled(i, k_send_step)) {
           const unsigned saved = current_;
           current_ = i;
-          // PENDING from a flush inside a notification cannot park the request: it counts as CONTINUE.
+          // A flush cannot park the request: PENDING from these counts as CONTINUE (docs/iis.md).
           (void)call(*instances_[i], k_send_step);
           current_ = saved;
         }
+      std::lock_guard lock(mu_);
+      nested_ = false;
     }
     if (sent_last_) return S_OK;
     response_head head;
@@ -1063,10 +1091,18 @@ class request final : public IHttpContext, public IModuleAllocator {
     request_contexts_.cleanup();
     if (user_ != nullptr) user_->DereferenceUser();
     user_ = nullptr;
-    pipeline& p = p_;
-    delete this;
+    pipeline& p = p_;  // read first: once ended_ is set, a posted routine may delete this request
+    bool now;
+    {
+      std::lock_guard lock(mu_);
+      ended_ = true;
+      now = posts_in_flight_ == 0;
+    }
+    if (now) destroy();  // else the last posted routine does
     p.request_ended();
   }
+
+  void destroy() noexcept { delete this; }
 
   void* allocate(DWORD cb) noexcept {
     if (cb == 0) cb = 1;
@@ -1084,16 +1120,26 @@ class request final : public IHttpContext, public IModuleAllocator {
     return kept_.back().get();
   }
 
+  // The physical path of a URL path under the site's folder, or "" when it would leave the folder: every
+  // leading '/' goes (a path starting "//" would otherwise be absolute and replace the root), ".."
+  // anywhere is refused, and the result must still start with the root.
   std::wstring map_url(std::wstring_view url) const {
-    std::wstring u(url.substr(0, url.find(L'?')));
-    if (u.empty() || u[0] != L'/') u.insert(u.begin(), L'/');
-    std::filesystem::path rel = std::filesystem::path(u.substr(1)).lexically_normal();
+    // In UTF-8 (std::filesystem converts wide strings through the C locale, which fails on non-ASCII).
+    const std::string u = narrow(url.substr(0, url.find(L'?')));
+    const bool folder = !u.empty() && u.back() == '/';
+    std::size_t first = 0;
+    while (first < u.size() && u[first] == '/') ++first;
+    const std::filesystem::path rel = std::filesystem::path(u.substr(first)).lexically_normal();
+    if (rel.has_root_path() || rel.is_absolute()) return {};
     for (const auto& part : rel)
       if (part == "..") return {};
-    std::filesystem::path root(wphysical_root_);
-    std::wstring out = (rel.empty() || rel == ".") ? root.wstring() : (root / rel).wstring();
-    if (!u.empty() && u.back() == L'/' && (out.empty() || out.back() != L'/')) out.push_back(L'/');
-    return out;
+    const std::filesystem::path root = std::filesystem::path(p_.site().physical_path).lexically_normal();
+    const std::filesystem::path joined = (rel.empty() || rel == ".") ? root : (root / rel).lexically_normal();
+    const std::string r = root.string();
+    std::string out = joined.string();
+    if (out.compare(0, r.size(), r) != 0) return {};
+    if (folder && (out.empty() || out.back() != '/')) out.push_back('/');
+    return widen(out);
   }
 
   static PCSTR find_header(const std::vector<header>& hs, PCSTR name, USHORT* cch) {
@@ -1172,7 +1218,10 @@ class request final : public IHttpContext, public IModuleAllocator {
   struct post_slot {
     OVERLAPPED ov{};
     request* owner = nullptr;
-  } post_slot_;
+  } post_slot_{{}, this};
+  unsigned posts_in_flight_ = 0;  // PostCompletion routines not run yet (guarded by mu_)
+  bool ended_ = false;            // end() has run (guarded by mu_)
+  bool nested_ = false;           // a flush is running SEND_RESPONSE modules (guarded by mu_)
   context_container request_contexts_;
   std::vector<CHttpModule*> instances_;
   std::vector<std::pair<DWORD, DWORD>> disabled_ = std::vector<std::pair<DWORD, DWORD>>(instances_.size());
@@ -1236,11 +1285,14 @@ HRESULT request::GetServerVariable(PCSTR name, PCSTR* value, DWORD* cch) {
     }
     return buf;
   };
-  for (auto it = set_vars_.rbegin(); it != set_vars_.rend(); ++it)
-    if (iequals(it->first, n)) {
-      v = it->second;
-      goto done;
-    }
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = set_vars_.rbegin(); it != set_vars_.rend(); ++it)
+      if (iequals(it->first, n)) {
+        v = it->second;
+        goto done;
+      }
+  }
   if (iequals(n, "REQUEST_METHOD")) {
     v = method_;
   } else if (iequals(n, "URL") || iequals(n, "SCRIPT_NAME") || iequals(n, "PATH_INFO")) {
@@ -1372,10 +1424,20 @@ HTTP_RESPONSE& request::raw_response() {
 // ---------------------------------------------------------------------------------------------
 // The pipeline
 
+namespace {
+// The site with its folder as an absolute, normal path (MapPath's results are absolute, as in IIS).
+site_config absolute_site(site_config site) {
+  std::error_code ec;
+  std::filesystem::path p = std::filesystem::absolute(site.physical_path, ec);
+  if (!ec) site.physical_path = p.lexically_normal().string();
+  return site;
+}
+}  // namespace
+
 pipeline::pipeline(module_table& modules, thread_pool& pool, site_config site)
     : modules_(modules),
       pool_(pool),
-      site_(std::move(site)),
+      site_(absolute_site(std::move(site))),
       site_contexts_(new context_container,
                      [](IHttpModuleContextContainer* c) { delete static_cast<context_container*>(c); }),
       application_contexts_(new context_container,
@@ -1396,10 +1458,9 @@ void pipeline::handle(std::shared_ptr<exchange> ex) {
 }
 
 void pipeline::request_ended() noexcept {
-  if (in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    std::lock_guard lock(mu_);
-    idle_.notify_all();
-  }
+  // Under the lock: once wait_idle can see 0, this thread no longer touches the pipeline.
+  std::lock_guard lock(mu_);
+  if (in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1) idle_.notify_all();
 }
 
 bool pipeline::wait_idle(std::chrono::milliseconds limit) {

@@ -212,12 +212,34 @@ TEST_CASE("iis builtin: the static-file handler serves the site's folder and not
   CHECK(s.get("/sub%20dir")->answer_.status == 404);
   CHECK(s.get("/sub%20dir/")->answer_.status == 404);
   for (const char* escape :
-       {"/../etc/passwd", "/%2e%2e/etc/passwd", "/sub%20dir/../../etc/passwd", "/..%2fetc%2fpasswd"}) {
+       {"/../etc/passwd", "/%2e%2e/etc/passwd", "/sub%20dir/../../etc/passwd", "/..%2fetc%2fpasswd", "//etc/passwd",
+        "/%2Fetc/passwd", "///etc/passwd", "/%2F%2Fetc/passwd"}) {
     INFO(escape);
     CHECK(s.get(escape)->answer_.status == 404);
   }
+  // An overlong UTF-8 form of 'a' (%C1%A1) names no file: it decodes to U+FFFD, not to "a".
+  write_file(s.root + "/a.txt", "A");
+  CHECK(s.get("/a.txt")->answer_.status == 200);
+  CHECK(s.get("/%C1%A1.txt")->answer_.status == 404);
   auto post = s.get("/index.html", {}, "POST");
   CHECK(post->answer_.status == 405);
   CHECK(post->header("Allow") == "GET, HEAD");
   CHECK(s.get("/index.html", {}, "HEAD")->answer_.status == 200);
+}
+
+TEST_CASE("iis builtin: with anonymous and Basic access both off every request gets 401", "[iis][builtin]") {
+  site s;
+  w3tp::iis::authentication_config c;
+  c.anonymous = false;
+  c.basic = false;
+  REQUIRE(w3tp::iis::add_basic_authentication(s.modules, w3tp::http_server(s.pool), c, s.why) == S_OK);
+  REQUIRE(w3tp::iis::add_static_file(s.modules, w3tp::http_server(s.pool), s.why) == S_OK);
+  s.start();
+  write_file(s.root + "/index.html", "x");
+  for (auto headers : std::vector<std::vector<w3tp::iis::header>>{{}, {{"Authorization", "Basic YWxpY2U6c2VjcmV0"}}}) {
+    auto r = s.get("/index.html", headers);
+    CHECK(r->answer_.status == 401);
+    CHECK(r->header("WWW-Authenticate").empty());
+    CHECK(r->text_.find("x") == std::string::npos);
+  }
 }

@@ -216,6 +216,20 @@ TEST_CASE("iis host: a module that cannot be loaded is named and the host exits 
     CHECK(host.text.find("HelloModule") != std::string::npos);
     CHECK(host.text.find("listening") == std::string::npos);
   }
+  // A module that loaded and registered, then one that cannot be loaded: the first one's factory is
+  // terminated before its image goes, and the host still names the second and exits 1.
+  std::string two = config(f.path, W3TP_TEST_HELLO_MODULE, f.path + "/users.txt");
+  const std::string global = "<add name=\"HelloModule\" image=\"" + std::string(W3TP_TEST_HELLO_MODULE) + "\" />";
+  two.replace(two.find(global), global.size(),
+              global + "<add name=\"Second\" image=\"" + f.path + "/libsecond.so\" />");
+  two.replace(two.find("<modules><add name=\"HelloModule\" />"), std::strlen("<modules><add name=\"HelloModule\" />"),
+              "<modules><add name=\"HelloModule\" /><add name=\"Second\" />");
+  std::ofstream(f.path + "/two.config") << two;
+  child second({W3TP_TEST_HOST, "/config:" + f.path + "/two.config"});
+  CHECK(second.wait() == 1);
+  INFO(second.text);
+  CHECK(second.text.find("module Second") != std::string::npos);
+
   child usage({W3TP_TEST_HOST, "/bogus"});
   CHECK(usage.wait() == 2);
   CHECK(usage.text.find("usage:") != std::string::npos);
