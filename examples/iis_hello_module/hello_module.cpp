@@ -9,10 +9,13 @@
 // with the IHttpContext* (the routine finds both from the OVERLAPPED's address); the routine resumes the
 // request with IndicateCompletion (the sample never does, so under IIS its request would hang); the file
 // handle belongs to the request, not to a global; the path comes from the site (MapPath), not d:\.
+// The IIS SDK samples' include order.
+// clang-format off
 #define _WINSOCKAPI_
-#include <httpserv.h>
-#include <sal.h>
 #include <windows.h>
+#include <sal.h>
+#include <httpserv.h>
+// clang-format on
 
 // The server's global interface, from RegisterModule.
 IHttpServer* g_pGlobalInfo = NULL;

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 // The smallest IIS module, built against the installed w3tp::iis: IIS's own headers by their names.
+// The IIS SDK samples' include order.
+// clang-format off
 #define _WINSOCKAPI_
 #include <windows.h>
 #include <sal.h>
 #include <httpserv.h>
+// clang-format on
 
 class HelloModule : public CHttpModule {
  public:
