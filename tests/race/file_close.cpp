@@ -31,6 +31,7 @@ struct file_round {
   HANDLE h = nullptr;
   std::atomic<bool> cancel_all{false};  // CancelIoEx(h, NULL) may have been called this round
   file_op app[2][k_app_ops];
+  file_op after_close[2];  // one read per application thread once the close has returned: refused
   file_op chained[k_routine_ops];
   std::atomic<int> next_chained{0};
   std::atomic<long> bad_codes{0};
@@ -106,7 +107,8 @@ TEST_CASE("race: CloseHandle and CancelIoEx racing file reads from application t
 
   std::atomic<long> go{0};
   std::atomic<int> finished{0};
-  std::atomic<int> started{0};  // reads started by the submitters in this round
+  std::atomic<int> started{0};      // reads started by the submitters in this round
+  std::atomic<bool> closed{false};  // the closer's CloseHandle has returned in this round
   std::atomic<bool> quit{false};
   auto wait_go = [&](long& seen) {
     if (!race::spin_until([&] { return go.load() != seen || quit.load(); }, std::chrono::hours(1))) return false;
@@ -121,6 +123,10 @@ TEST_CASE("race: CloseHandle and CancelIoEx racing file reads from application t
         start_read(*r, o, (rng() % 64) * 4096ull);
         started.fetch_add(1);
       }
+      // However the threads were scheduled (under TSan every read came before the close in all 1,000
+      // rounds once), one read per thread meets a closed handle.
+      race::spin_until([&] { return closed.load(); });
+      start_read(*r, r->after_close[who], 0);
       finished.fetch_add(1);
     }
   };
@@ -140,6 +146,7 @@ TEST_CASE("race: CloseHandle and CancelIoEx racing file reads from application t
         race::jitter(rng, 500);
       }
       if (!CloseHandle(r->h)) problem("CloseHandle failed with " + std::to_string(GetLastError()));
+      closed.store(true);
       finished.fetch_add(1);
     }
   });
@@ -157,6 +164,7 @@ TEST_CASE("race: CloseHandle and CancelIoEx racing file reads from application t
     r->next_chained.store(0);
     finished.store(0);
     started.store(0);
+    closed.store(false);
     go.store(n + 1);
     REQUIRE(race::spin_until([&] { return finished.load() == 3; }));
     ++rounds_run;
@@ -185,6 +193,10 @@ TEST_CASE("race: CloseHandle and CancelIoEx racing file reads from application t
     };
     for (auto& row : r->app)
       for (auto& o : row) count(o);
+    for (auto& o : r->after_close) {
+      if (o.op.accepted) problem("a read after CloseHandle returned was accepted");
+      count(o);
+    }
     for (int i = 0, m = std::min(r->next_chained.load(), k_routine_ops); i < m; ++i) count(r->chained[i]);
   }
   quit.store(true);
