@@ -239,7 +239,6 @@ class static_file_module final : public CHttpModule {
     chunk.FromMemory.BufferLength = static_cast<ULONG>(body_.size());
     DWORD sent = 0;
     r->WriteEntityChunks(&chunk, 1, FALSE, TRUE, &sent);
-    ctx->SetRequestHandled();
     return RQ_NOTIFICATION_CONTINUE;
   }
 

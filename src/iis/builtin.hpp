@@ -35,7 +35,7 @@ HRESULT add_basic_authentication(module_table& modules, IHttpServer& server, aut
 /// Registers StaticFileModule: GET and HEAD of a file under the site's physical path (Content-Type from
 /// the extension, Content-Length from the size); 404 for a missing file or a folder, 405 (with Allow) for
 /// other methods; a path that would leave the folder is refused with 404. It is the last handler:
-/// a module that answered first (SetRequestHandled, or a status already set) is left alone.
+/// a module that answered first (a status other than 200, or a Content-Length it set) is left alone.
 HRESULT add_static_file(module_table& modules, IHttpServer& server, std::string& why);
 
 /// Decodes base64 (RFC 4648, padding required); false for anything else.

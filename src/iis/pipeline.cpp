@@ -447,7 +447,6 @@ class request final : public IHttpContext, public IModuleAllocator {
       }
       if (FAILED(hr) || m == nullptr) {
         fail(500, "Internal Server Error", hr);
-        finishing_ = true;
         step_ = k_send_step;
         continue;
       }
@@ -502,9 +501,12 @@ class request final : public IHttpContext, public IModuleAllocator {
     DWORD n = 0;
     HRESULT hr = GetServerVariable(name, &narrow_value, &n);
     if (FAILED(hr)) return hr;
-    auto* w = keep(widen(std::string_view(narrow_value, n)));
-    if (value != nullptr) *value = w->c_str();
-    if (cch != nullptr) *cch = static_cast<DWORD>(w->size());
+    const std::wstring w = widen(std::string_view(narrow_value, n));
+    auto* copy = static_cast<WCHAR*>(allocate(static_cast<DWORD>((w.size() + 1) * sizeof(WCHAR))));
+    if (copy == nullptr) return E_OUTOFMEMORY;
+    std::wmemcpy(copy, w.c_str(), w.size() + 1);
+    if (value != nullptr) *value = copy;
+    if (cch != nullptr) *cch = static_cast<DWORD>(w.size());
     return S_OK;
   }
   HRESULT GetServerVariable(PCSTR name, PCSTR* value, DWORD* cch) override;
@@ -529,7 +531,7 @@ class request final : public IHttpContext, public IModuleAllocator {
   }
   PCWSTR GetScriptTranslated(DWORD* cch) override { return GetPhysicalPath(cch); }
   IScriptMapInfo* GetScriptMap() const override { return nullptr; }
-  VOID SetRequestHandled() override { handled_ = true; }
+  VOID SetRequestHandled() override {}  // nothing here reads it (docs/iis.md)
   IHttpFileInfo* GetFileInfo() const override { return nullptr; }
   HRESULT MapPath(PCWSTR url, PWSTR out, DWORD* cb) override {
     if (url == nullptr || cb == nullptr) return E_INVALIDARG;
@@ -625,26 +627,18 @@ class request final : public IHttpContext, public IModuleAllocator {
     HTTP_REQUEST* GetRawHttpRequest() override { return &r_.raw_request(); }
     const HTTP_REQUEST* GetRawHttpRequest() const override { return &r_.raw_request(); }
     PCSTR GetHeader(PCSTR name, USHORT* cch) const override { return r_.find_header(r_.headers_, name, cch); }
+    // By id: the name helpers answer NULL for an id outside the table, which the lookups refuse.
     PCSTR GetHeader(HTTP_HEADER_ID id, USHORT* cch) const override {
-      const char* name = request_header_name(id);
-      if (name == nullptr) {
-        if (cch != nullptr) *cch = 0;
-        return nullptr;
-      }
-      return r_.find_header(r_.headers_, name, cch);
+      return r_.find_header(r_.headers_, request_header_name(id), cch);
     }
     HRESULT SetHeader(PCSTR name, PCSTR value, USHORT cch, BOOL replace) override {
       return r_.set_header(r_.headers_, name, value, cch, replace);
     }
     HRESULT SetHeader(HTTP_HEADER_ID id, PCSTR value, USHORT cch, BOOL replace) override {
-      const char* name = request_header_name(id);
-      return name == nullptr ? E_INVALIDARG : r_.set_header(r_.headers_, name, value, cch, replace);
+      return r_.set_header(r_.headers_, request_header_name(id), value, cch, replace);
     }
     HRESULT DeleteHeader(PCSTR name) override { return r_.delete_header(r_.headers_, name); }
-    HRESULT DeleteHeader(HTTP_HEADER_ID id) override {
-      const char* name = request_header_name(id);
-      return name == nullptr ? E_INVALIDARG : r_.delete_header(r_.headers_, name);
-    }
+    HRESULT DeleteHeader(HTTP_HEADER_ID id) override { return r_.delete_header(r_.headers_, request_header_name(id)); }
     PCSTR GetHttpMethod() const override { return r_.method_.c_str(); }
     HRESULT SetHttpMethod(PCSTR method) override {
       if (method == nullptr || *method == '\0') return E_INVALIDARG;
@@ -730,25 +724,19 @@ class request final : public IHttpContext, public IModuleAllocator {
     HTTP_RESPONSE* GetRawHttpResponse() override { return &r_.raw_response(); }
     const HTTP_RESPONSE* GetRawHttpResponse() const override { return &r_.raw_response(); }
     PCSTR GetHeader(PCSTR name, USHORT* cch) const override { return r_.find_header(r_.out_headers_, name, cch); }
+    // By id: the name helpers answer NULL for an id outside the table, which the lookups refuse.
     PCSTR GetHeader(HTTP_HEADER_ID id, USHORT* cch) const override {
-      const char* name = response_header_name(id);
-      if (name == nullptr) {
-        if (cch != nullptr) *cch = 0;
-        return nullptr;
-      }
-      return r_.find_header(r_.out_headers_, name, cch);
+      return r_.find_header(r_.out_headers_, response_header_name(id), cch);
     }
     HRESULT SetHeader(PCSTR name, PCSTR value, USHORT cch, BOOL replace) override {
       return r_.set_header(r_.out_headers_, name, value, cch, replace);
     }
     HRESULT SetHeader(HTTP_HEADER_ID id, PCSTR value, USHORT cch, BOOL replace) override {
-      const char* name = response_header_name(id);
-      return name == nullptr ? E_INVALIDARG : r_.set_header(r_.out_headers_, name, value, cch, replace);
+      return r_.set_header(r_.out_headers_, response_header_name(id), value, cch, replace);
     }
     HRESULT DeleteHeader(PCSTR name) override { return r_.delete_header(r_.out_headers_, name); }
     HRESULT DeleteHeader(HTTP_HEADER_ID id) override {
-      const char* name = response_header_name(id);
-      return name == nullptr ? E_INVALIDARG : r_.delete_header(r_.out_headers_, name);
+      return r_.delete_header(r_.out_headers_, response_header_name(id));
     }
     IHttpCachePolicy* GetCachePolicy() override { return nullptr; }
     HRESULT SetStatus(USHORT code, PCSTR reason, USHORT sub_status, HRESULT hr, IAppHostConfigException*,
@@ -976,7 +964,6 @@ class request final : public IHttpContext, public IModuleAllocator {
       case RQ_NOTIFICATION_CONTINUE:
       case RQ_NOTIFICATION_PENDING: ++cursor_; return;
       case RQ_NOTIFICATION_FINISH_REQUEST:
-        finishing_ = true;
         if (step_ < k_send_step) {
           step_ = k_send_step;
           cursor_ = 0;
@@ -1114,12 +1101,6 @@ class request final : public IHttpContext, public IModuleAllocator {
     }
   }
 
-  const std::wstring* keep(std::wstring s) {
-    std::lock_guard lock(mu_);
-    kept_.push_back(std::make_unique<std::wstring>(std::move(s)));
-    return kept_.back().get();
-  }
-
   // The physical path of a URL path under the site's folder, or "" when it would leave the folder: every
   // leading '/' goes (a path starting "//" would otherwise be absolute and replace the root), ".."
   // anywhere is refused, and the result must still start with the root.
@@ -1202,7 +1183,6 @@ class request final : public IHttpContext, public IModuleAllocator {
   unsigned step_ = 0;
   std::size_t cursor_ = 0;
   unsigned current_ = 0;
-  bool finishing_ = false;
 
   request_part request_part_{*this};
   response_part response_part_{*this};
@@ -1227,7 +1207,6 @@ class request final : public IHttpContext, public IModuleAllocator {
   std::vector<std::pair<DWORD, DWORD>> disabled_ = std::vector<std::pair<DWORD, DWORD>>(instances_.size());
   IHttpUser* user_ = nullptr;
   std::pmr::monotonic_buffer_resource memory_;
-  std::vector<std::unique_ptr<std::wstring>> kept_;
 
   // The request.
   std::string method_, url_, path_, query_, body_;
@@ -1236,9 +1215,7 @@ class request final : public IHttpContext, public IModuleAllocator {
   std::wstring wpath_, wquery_, forwarded_, script_name_, physical_, wsite_name_, app_id_, app_config_path_,
       wphysical_root_;
   std::vector<std::pair<std::string, std::string>> set_vars_;
-  std::string var_value_;
   bool url_changed_ = false;
-  bool handled_ = false;
   bool raw_valid_ = false;
   HTTP_REQUEST raw_req_{};
   std::wstring raw_full_url_;

@@ -33,13 +33,7 @@
 #define APIENTRY
 #endif
 
-// Parameter markers from the Windows headers.
-#ifndef IN
-#define IN
-#endif
-#ifndef OUT
-#define OUT
-#endif
+// Parameter markers from the Windows headers (IN and OUT come with <w3tp/win32.h>).
 #ifndef OPTIONAL
 #define OPTIONAL
 #endif
