@@ -64,10 +64,11 @@ class engine {
   /// Whether an idle extra thread may park now (an io_uring worker must not with requests in flight
   /// on its own ring). Default: yes.
   virtual bool can_retire(worker&) noexcept { return true; }
-  /// Whether worker w has requests whose completions only reach the pool through w (its own ring):
+  /// Whether requests are in flight whose completions only reach the pool through one thread (w's
+  /// own ring, or the ring of another thread busy in a routine, which w may have been watching):
   /// before w runs a routine that may block, an idle thread is then asked to watch (arm_watchdog).
   /// Default: no (completions reach every thread).
-  virtual bool has_requests(worker&) noexcept { return false; }
+  virtual bool needs_watch(worker&) noexcept { return false; }
   /// Called by ReadFile/WriteFile before the operation is accepted (no lock held, on no list): may run
   /// it to its end at once when that cannot block and changes nothing if the call then refuses it (a
   /// positional file read served by the page cache). True, with op.error and op.done set, if it did;

@@ -406,12 +406,13 @@ void scheduler::run(worker& w) {
     if (n != nullptr) {
       // This thread may have consumed a wake-up meant for work it is not taking (epoll's wake is not
       // addressed to one thread), and the routine it is about to run may block: while work is visible
-      // and a thread idles, pass the wake on; while only its own ring has requests in flight, ask an
+      // and a thread idles, pass the wake on; while requests are in flight that only one thread's ring
+      // reaps (its own, or a busy thread's that this one may have been watching until now), ask an
       // idle thread to watch them (the engine's watchdog). API.md, behaviour 9.
       if (idle_.load(std::memory_order_seq_cst) != 0) {
         if (global_size_.load(std::memory_order_seq_cst) != 0 || w.local_size.load(std::memory_order_relaxed) != 0)
           wake_idle();
-        else if (engine_->has_requests(w))
+        else if (engine_->needs_watch(w))
           engine_->arm_watchdog();
       } else if (gate_asleep_.load(std::memory_order_seq_cst)) {
         wake_gate();  // no thread is idle any more: the gate watches for starvation

@@ -67,9 +67,8 @@ constexpr unsigned k_ring_entries = 256;
 constexpr unsigned k_reap_batch = 64;
 // user_data values below 4096 are the engine's own requests; operations are op_record pointers.
 constexpr std::uint64_t k_tag_wake = 1;
-constexpr std::uint64_t k_tag_watchdog = 2;
 constexpr std::uint64_t k_tag_cancel = 3;
-constexpr std::uint64_t k_tag_timer = 4;                   // a ring's own 1 ms look at busy threads (see help())
+constexpr std::uint64_t k_tag_timer = 4;                   // a 1 ms look at busy threads (help(), arm_watchdog())
 constexpr std::uint8_t k_item_submit = k_item_engine + 1;  // an operation to turn into a request
 constexpr std::uint8_t k_item_cancel = k_item_engine + 2;  // a cancel_item
 
@@ -93,7 +92,7 @@ struct alignas(64) ring_state {
   bool ok = false;
   int wake_fd = -1;                      // written by wake(); the ring keeps a read pending on it
   std::uint64_t wake_value = 0;          // that read's buffer
-  std::atomic<bool> timer_armed{false};  // a k_tag_timer request is pending on this ring
+  std::atomic<bool> timer_armed{false};  // a k_tag_timer request is pending on this ring (one at a time)
   std::atomic<bool> wake_armed{false};   // the read on wake_fd is queued or pending
   // The owner's routine count (worker::routines) when a helper last found it busy (see help()).
   std::atomic<std::uint32_t> help_seen{0};
@@ -312,32 +311,30 @@ class uring_engine final : public engine {
       wake(pool_.sched().idle_worker());
       return;
     }
-    // One watchdog at a time, but one whose target got busy before it fired (its completion then
-    // waits on a busy ring) does not block the next: after 2 ms another may be armed.
-    const std::int64_t now =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-            .count();
-    std::int64_t until = watchdog_until_.load(std::memory_order_acquire);
-    if (until > now || !watchdog_until_.compare_exchange_strong(until, now + 2'000'000, std::memory_order_acq_rel))
-      return;
+    // A timer on an idle thread's ring, unless one is pending there already (that thread then wakes
+    // within a millisecond anyway). Nobody idle: a thread that goes idle later looks at the busy
+    // rings before it sleeps. An idle thread whose timer is pending may get busy before it fires: it
+    // asks again then, before its own routine (scheduler::run, needs_watch).
     worker* idle = pool_.sched().idle_worker();
     auto* rs = idle != nullptr ? static_cast<ring_state*>(idle->engine_state.load(std::memory_order_acquire)) : nullptr;
-    if (rs == nullptr) {
-      // Nobody idle: a thread that goes idle later looks at the busy rings before it sleeps.
-      watchdog_until_.store(0, std::memory_order_release);
+    if (rs != nullptr) arm_timer(*rs, idle);
+  }
+
+  // Puts a 1 ms timer on rs (whose owner is w, or nullptr for this thread), unless one is pending.
+  void arm_timer(ring_state& rs, worker* w) noexcept {
+    if (rs.timer_armed.load(std::memory_order_relaxed) || rs.timer_armed.exchange(true, std::memory_order_acq_rel))
       return;
-    }
     static struct __kernel_timespec ts = {0, 1'000'000};
-    small_lock lock(rs->sq_mu);
-    struct io_uring_sqe* sqe = get_sqe(*rs);
+    small_lock lock(rs.sq_mu);
+    struct io_uring_sqe* sqe = get_sqe(rs);
     if (sqe == nullptr) {
-      watchdog_until_.store(0, std::memory_order_release);  // the next one may try again
-      wake(idle);
+      rs.timer_armed.store(false, std::memory_order_release);  // the next one may try again
+      if (w != nullptr) wake(w);
       return;
     }
     io_uring_prep_timeout(sqe, &ts, 0, 0);
-    io_uring_sqe_set_data64(sqe, k_tag_watchdog);
-    io_uring_submit(&rs->ring);
+    io_uring_sqe_set_data64(sqe, k_tag_timer);
+    io_uring_submit(&rs.ring);
   }
 
   void run_item(worker& w, queue_node* n) noexcept override {
@@ -351,10 +348,17 @@ class uring_engine final : public engine {
     prepare(w, *rs, op);
   }
 
-  bool has_requests(worker& w) noexcept override {
-    auto* rs = static_cast<ring_state*>(w.engine_state.load(std::memory_order_acquire));
+  bool needs_watch(worker& w) noexcept override {
     // in_flight counts prepared requests too, submitted or not.
-    return rs != nullptr && (rs->in_flight() != 0 || cq_pending(*rs) != 0);
+    auto has_requests = [](ring_state* rs) { return rs != nullptr && (rs->in_flight() != 0 || cq_pending(*rs) != 0); };
+    if (has_requests(static_cast<ring_state*>(w.engine_state.load(std::memory_order_acquire)))) return true;
+    // Another busy thread's ring, which w may have been the one to watch (see help()).
+    const scheduler& s = pool_.sched();
+    for (unsigned i = 0, used = std::min(s.slots(), slot_count_); i < used; ++i) {
+      std::uint32_t seq = 0;
+      if (i != w.index && s.in_routine(i, seq) && has_requests(live_[i].load(std::memory_order_acquire))) return true;
+    }
+    return false;
   }
 
   bool can_retire(worker& w) noexcept override {
@@ -622,7 +626,6 @@ class uring_engine final : public engine {
   // is returned with its result in `error`, to be finished by the caller; a short write goes on.
   op_record* complete(worker& w, ring_state& rs, std::uint64_t tag, int res, DWORD& error) noexcept {
     if (tag < 4096) {
-      if (tag == k_tag_watchdog) watchdog_until_.store(0, std::memory_order_release);
       if (tag == k_tag_timer) rs.timer_armed.store(false, std::memory_order_release);
       if (tag == k_tag_wake) {
         rs.wake_armed.store(false, std::memory_order_relaxed);
@@ -717,19 +720,8 @@ class uring_engine final : public engine {
     // Keep looking every millisecond while a busy thread still has requests in flight: this thread is
     // about to sleep on its own ring, so the timer goes there (no one else has to be found idle).
     if (still_busy && !reaped) {
-      if (auto* own = static_cast<ring_state*>(self.engine_state.load(std::memory_order_acquire));
-          own != nullptr && !own->timer_armed.exchange(true, std::memory_order_acq_rel)) {
-        static struct __kernel_timespec ts = {0, 1'000'000};
-        small_lock lock(own->sq_mu);
-        struct io_uring_sqe* sqe = get_sqe(*own);
-        if (sqe == nullptr) {
-          own->timer_armed.store(false, std::memory_order_release);
-        } else {
-          io_uring_prep_timeout(sqe, &ts, 0, 0);
-          io_uring_sqe_set_data64(sqe, k_tag_timer);
-          io_uring_submit(&own->ring);
-        }
-      }
+      if (auto* own = static_cast<ring_state*>(self.engine_state.load(std::memory_order_acquire)))
+        arm_timer(*own, nullptr);
     }
     return reaped;
   }
@@ -741,7 +733,6 @@ class uring_engine final : public engine {
   // the engine's own view of which rings have owners, rather than the scheduler's workers.
   unsigned slot_count_ = 0;
   std::unique_ptr<std::atomic<ring_state*>[]> live_;
-  std::atomic<std::int64_t> watchdog_until_{0};  // steady-clock ns until which a watchdog is pending
 };
 
 static_assert(backend_engine<uring_engine>, "the io_uring engine models the backend interface");

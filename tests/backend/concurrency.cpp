@@ -264,6 +264,55 @@ TEST_CASE("concurrency: completions queued together on one thread all start whil
   }
 }
 
+TEST_CASE("concurrency: completions that reach one thread's queue one at a time all start while threads are idle",
+          "[concurrency]") {
+  // API.md behaviour 9, when the completions of one thread's requests come apart: each routine blocks,
+  // and the next completion is due only once the previous routine is blocking. The thread that takes
+  // the second one (a helper of the first, busy, thread) must leave the third watched by the idle one
+  // (it used to go busy with nobody watching, and the third waited behind two blocking routines).
+  for (int round = 0; round < 3; ++round) {
+    fixture f(test_options(3));
+    gate g;
+    auto routine = [&](DWORD err, DWORD n, OVERLAPPED* ov) {
+      op* o = reinterpret_cast<op*>(ov);
+      o->owner->record(*o, err, n, ov);
+      g.wait(f.t);
+    };
+    HANDLE w[3];
+    one_ring_ctx c;
+    c.t = &f.t;
+    op a(4), b(4), d(4);
+    c.ops[0] = &a;
+    c.ops[1] = &b;
+    c.ops[2] = &d;
+    for (int i = 0; i < 3; ++i) {
+      REQUIRE(make_pipe(c.r[i], w[i]));
+      f.keep(c.r[i]);
+      f.keep(w[i]);
+      REQUIRE(f.p().associate(c.r[i], routine) == S_OK);
+    }
+    g_one_ring = &c;
+    if (k_windows) {
+      for (int i = 0; i < 3; ++i) REQUIRE(start_read(f.t, c.r[i], *c.ops[i]));
+    } else {
+      REQUIRE(f.p().post(start_three_reads, 0, 0, nullptr) == S_OK);
+      REQUIRE(f.t.eventually([&] { return c.started.load(); }, 5000ms));
+    }
+    INFO("round " << round);
+    bool all = true;
+    for (int i = 0; i < 3 && all; ++i) {
+      REQUIRE(plain_write(w[i], "x"));
+      INFO("completion " << i + 1);
+      all = f.t.wait([&] { return g.waiting.load() == i + 1; }, 5000ms);
+      CHECK(all);
+    }
+    g.release();
+    REQUIRE(f.t.wait_delivered(3));
+    f.finish();
+    g_one_ring = nullptr;
+  }
+}
+
 namespace {
 
 struct busy_ctx {
