@@ -222,10 +222,12 @@ VOID WINAPI start_three_reads(DWORD, DWORD, LPOVERLAPPED) {
 
 }  // namespace
 
-TEST_CASE("concurrency: completions queued together on one thread all start while threads are idle", "[concurrency]") {
-  // API.md behaviour 9: three routines that block, due at once on one thread's queue, need three threads;
-  // the second thread, stealing one, must wake the third for the last (it used to stay asleep, and the
-  // third routine waited behind a blocking one).
+namespace {
+
+// Three routines that block, on three pipes whose reads one routine started (one thread's requests,
+// see one_ring_ctx), in three rounds on a fresh pool of three threads each. The writes come at once,
+// or one at a time: each once the previous routine is blocking.
+void three_blocking_routines_of_one_thread(bool one_at_a_time) {
   for (int round = 0; round < 3; ++round) {
     fixture f(test_options(3));
     gate g;
@@ -254,14 +256,33 @@ TEST_CASE("concurrency: completions queued together on one thread all start whil
       REQUIRE(f.p().post(start_three_reads, 0, 0, nullptr) == S_OK);
       REQUIRE(f.t.eventually([&] { return c.started.load(); }, 5000ms));
     }
-    for (int i = 0; i < 3; ++i) REQUIRE(plain_write(w[i], "x"));
     INFO("round " << round);
-    CHECK(f.t.wait([&] { return g.waiting.load() == 3; }, 5000ms));
+    if (one_at_a_time) {
+      bool all = true;
+      for (int i = 0; i < 3 && all; ++i) {
+        REQUIRE(plain_write(w[i], "x"));
+        INFO("completion " << i + 1);
+        all = f.t.wait([&] { return g.waiting.load() == i + 1; }, 5000ms);
+        CHECK(all);
+      }
+    } else {
+      for (int i = 0; i < 3; ++i) REQUIRE(plain_write(w[i], "x"));
+      CHECK(f.t.wait([&] { return g.waiting.load() == 3; }, 5000ms));
+    }
     g.release();
     REQUIRE(f.t.wait_delivered(3));
     f.finish();
     g_one_ring = nullptr;
   }
+}
+
+}  // namespace
+
+TEST_CASE("concurrency: completions queued together on one thread all start while threads are idle", "[concurrency]") {
+  // API.md behaviour 9: three routines that block, due at once on one thread's queue, need three threads;
+  // the second thread, stealing one, must wake the third for the last (it used to stay asleep, and the
+  // third routine waited behind a blocking one).
+  three_blocking_routines_of_one_thread(false);
 }
 
 TEST_CASE("concurrency: completions that reach one thread's queue one at a time all start while threads are idle",
@@ -270,47 +291,7 @@ TEST_CASE("concurrency: completions that reach one thread's queue one at a time 
   // and the next completion is due only once the previous routine is blocking. The thread that takes
   // the second one (a helper of the first, busy, thread) must leave the third watched by the idle one
   // (it used to go busy with nobody watching, and the third waited behind two blocking routines).
-  for (int round = 0; round < 3; ++round) {
-    fixture f(test_options(3));
-    gate g;
-    auto routine = [&](DWORD err, DWORD n, OVERLAPPED* ov) {
-      op* o = reinterpret_cast<op*>(ov);
-      o->owner->record(*o, err, n, ov);
-      g.wait(f.t);
-    };
-    HANDLE w[3];
-    one_ring_ctx c;
-    c.t = &f.t;
-    op a(4), b(4), d(4);
-    c.ops[0] = &a;
-    c.ops[1] = &b;
-    c.ops[2] = &d;
-    for (int i = 0; i < 3; ++i) {
-      REQUIRE(make_pipe(c.r[i], w[i]));
-      f.keep(c.r[i]);
-      f.keep(w[i]);
-      REQUIRE(f.p().associate(c.r[i], routine) == S_OK);
-    }
-    g_one_ring = &c;
-    if (k_windows) {
-      for (int i = 0; i < 3; ++i) REQUIRE(start_read(f.t, c.r[i], *c.ops[i]));
-    } else {
-      REQUIRE(f.p().post(start_three_reads, 0, 0, nullptr) == S_OK);
-      REQUIRE(f.t.eventually([&] { return c.started.load(); }, 5000ms));
-    }
-    INFO("round " << round);
-    bool all = true;
-    for (int i = 0; i < 3 && all; ++i) {
-      REQUIRE(plain_write(w[i], "x"));
-      INFO("completion " << i + 1);
-      all = f.t.wait([&] { return g.waiting.load() == i + 1; }, 5000ms);
-      CHECK(all);
-    }
-    g.release();
-    REQUIRE(f.t.wait_delivered(3));
-    f.finish();
-    g_one_ring = nullptr;
-  }
+  three_blocking_routines_of_one_thread(true);
 }
 
 namespace {
