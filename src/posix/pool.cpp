@@ -425,7 +425,10 @@ void scheduler::run(worker& w) {
     }
     w.drop_held();  // nothing due here: this thread may sleep, park or leave
     if (stop_.load(std::memory_order_acquire)) break;
-    if (w.extra && engine_->can_retire(w)) {
+    // Not while work is visible: this thread's last poll may have taken a wake-up sent for that work to
+    // a sleeping thread (epoll's wake-ups reach any thread; wake_taken then gave that thread's claim
+    // back), so it must not park on it. Seen: an item posted to an idle pool never ran.
+    if (w.extra && !work_visible(w) && engine_->can_retire(w)) {
       // DecrementThreadCount: an extra thread leaves the pool once it is idle.
       unsigned a = active_.load(std::memory_order_relaxed);
       if (a > wanted() && active_.compare_exchange_strong(a, a - 1, std::memory_order_acq_rel)) {
