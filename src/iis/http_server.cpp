@@ -88,7 +88,9 @@ constexpr error_page k_bad_host{400, "Bad Request", "Bad Request - Invalid Hostn
 constexpr error_page k_bad_version{400, "Bad Request", "Bad Request - Invalid Version",
                                    "The HTTP version of the request is not supported."};
 constexpr error_page k_bad_encoding{400, "Bad Request", "Bad Request - Invalid Transfer-Encoding",
-                                    "The request has a Transfer-Encoding other than chunked."};
+                                    "The request's Transfer-Encoding does not end in chunked."};
+constexpr error_page k_unknown_encoding{501, "Not Implemented", "Not Implemented",
+                                        "The request has a Transfer-Encoding the server does not implement."};
 constexpr error_page k_timeout{408, "Request Timeout", "Request Timeout", "The request timed out."};
 constexpr error_page k_body_too_large{413, "Request Entity Too Large", "Request Entity Too Large",
                                       "The request entity is too large."};
@@ -649,17 +651,21 @@ const error_page* connection::check_header() {
   if (msg.version() != 10 && msg.version() != 11) return &k_bad_version;
   const std::size_t hosts = msg.count(http::field::host);
   if (hosts > 1 || (msg.version() == 11 && hosts == 0)) return &k_bad_host;
-  // Only chunked is a transfer coding the server decodes, and only alone (Beast accepts any list).
+  // Only chunked is a transfer coding the server decodes (Beast accepts any list). RFC 9112 6.1 and 6.3:
+  // without chunked last, the body's length is unknown (400, as chunked twice); chunked last behind a
+  // coding the server does not know is 501.
   if (msg.count(http::field::transfer_encoding) != 0) {
-    std::size_t codings = 0;
-    bool chunked = false;
+    std::size_t codings = 0, chunked = 0;
+    bool chunked_last = false;
     for (auto range = msg.equal_range(http::field::transfer_encoding); range.first != range.second; ++range.first) {
       for (auto coding : http::token_list(range.first->value())) {
         ++codings;
-        chunked = boost::beast::iequals(coding, "chunked");
+        chunked_last = boost::beast::iequals(coding, "chunked");
+        if (chunked_last) ++chunked;
       }
     }
-    if (codings != 1 || !chunked) return &k_bad_encoding;
+    if (!chunked_last || chunked != 1) return &k_bad_encoding;
+    if (codings != 1) return &k_unknown_encoding;
   }
   const auto expect = msg[http::field::expect];
   if (!expect.empty()) {
