@@ -97,19 +97,23 @@ class basic_user final : public IHttpUser {
   std::atomic<int> refs_{1};  // the module's, until SetUser has taken one
 };
 
-REQUEST_NOTIFICATION_STATUS deny(IHttpContext* ctx, const authentication_config& c) {
-  IHttpResponse* r = ctx->GetResponse();
-  r->Clear();
-  r->SetStatus(401, "Unauthorized", 1);
+/// Adds the Basic challenge (WWW-Authenticate) to the response when Basic authentication is on.
+void challenge(IHttpContext* ctx, const authentication_config& c) {
+  if (!c.basic) return;
   std::string realm = c.realm;
   if (realm.empty()) {
     PCSTR host = ctx->GetRequest()->GetHeader(HttpHeaderHost);
     realm = host != nullptr ? host : "w3tp";
   }
-  if (c.basic) {
-    const std::string value = fmt::format("Basic realm=\"{}\"", realm);
-    r->SetHeader("WWW-Authenticate", value.c_str(), static_cast<USHORT>(value.size()), TRUE);
-  }
+  const std::string value = fmt::format("Basic realm=\"{}\"", realm);
+  ctx->GetResponse()->SetHeader("WWW-Authenticate", value.c_str(), static_cast<USHORT>(value.size()), TRUE);
+}
+
+REQUEST_NOTIFICATION_STATUS deny(IHttpContext* ctx, const authentication_config& c) {
+  IHttpResponse* r = ctx->GetResponse();
+  r->Clear();
+  r->SetStatus(401, "Unauthorized", 1);
+  challenge(ctx, c);
   static char body[] = "401 - Unauthorized: Access is denied due to invalid credentials.";
   HTTP_DATA_CHUNK chunk{};
   chunk.DataChunkType = HttpDataChunkFromMemory;
@@ -123,6 +127,14 @@ REQUEST_NOTIFICATION_STATUS deny(IHttpContext* ctx, const authentication_config&
 class basic_module final : public CHttpModule {
  public:
   explicit basic_module(const authentication_config& c) : c_(c) {}
+  // As IIS's Basic module: a 401 that any module answered carries the challenge, so that a client
+  // knows to send credentials. SEND_RESPONSE runs this module last (registered first, order reversed).
+  REQUEST_NOTIFICATION_STATUS OnSendResponse(IHttpContext* ctx, ISendResponseProvider*) override {
+    USHORT status = 0;
+    ctx->GetResponse()->GetStatus(&status);
+    if (status == 401 && ctx->GetResponse()->GetHeader("WWW-Authenticate") == nullptr) challenge(ctx, c_);
+    return RQ_NOTIFICATION_CONTINUE;
+  }
   REQUEST_NOTIFICATION_STATUS OnAuthenticateRequest(IHttpContext* ctx, IAuthenticationProvider* p) override {
     if (!c_.basic) return c_.anonymous ? RQ_NOTIFICATION_CONTINUE : deny(ctx, c_);  // no method is on
     USHORT n = 0;
@@ -262,7 +274,7 @@ HRESULT add_basic_authentication(module_table& modules, IHttpServer& server, aut
   return modules.add_builtin(
       L"BasicAuthenticationModule",
       [config = std::move(config)](DWORD, IHttpModuleRegistrationInfo* info, IHttpServer*) {
-        return info->SetRequestNotifications(new basic_factory(config), RQ_AUTHENTICATE_REQUEST, 0);
+        return info->SetRequestNotifications(new basic_factory(config), RQ_AUTHENTICATE_REQUEST | RQ_SEND_RESPONSE, 0);
       },
       server, why);
 }

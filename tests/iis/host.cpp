@@ -183,6 +183,8 @@ TEST_CASE("iis host: the documentation sample behind Basic authentication, then 
   std::string anonymous = request(port, "GET /index.html HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
   CHECK(anonymous.rfind("HTTP/1.1 401 Access denied.\r\n", 0) == 0);
   CHECK(anonymous.find("\r\n\r\nAccess denied.") != std::string::npos);
+  // With Basic authentication on, the Basic module adds its challenge to any 401, as in IIS.
+  CHECK(anonymous.find("WWW-Authenticate: Basic realm=\"h\"") != std::string::npos);
   CHECK(::access((f.path + "/hello.txt").c_str(), F_OK) != 0);
 
   // With Basic credentials: the page is served after the module's write of Hello completed on the pool.
