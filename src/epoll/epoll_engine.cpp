@@ -297,14 +297,14 @@ class epoll_engine final : public engine {
     deliver(op);
   }
 
-  // An epoll descriptor is readable while events wait in it: poll() looks without taking them.
+  // An epoll descriptor is readable while events wait in it: poll() looks without taking them. Wake-up
+  // tokens are no work, and one can be left with no claim behind it (a claimed thread that found work
+  // before it slept; DecrementThreadCount's wake_extras): the starvation gate, which asks this while
+  // every thread is in a routine, read one as a completion and added a thread with nothing due (seen
+  // once under ASan in CI). So the tokens are taken out while epoll is asked (its poll re-checks each
+  // ready descriptor) and put back after: a thread that meanwhile finds none sleeps until they are
+  // back, microseconds later, and one that found its own gone only stays awake.
   bool completions_waiting() noexcept override {
-    // Wake-up tokens are no work, and one can be left with no claim behind it (a claimed thread that
-    // found work before it slept; DecrementThreadCount's wake_extras): the starvation gate, which asks
-    // this while every thread is in a routine, read one as a completion and added a thread with nothing
-    // due (seen once under ASan in CI). So the tokens are taken out while epoll is asked (its poll
-    // re-checks each ready descriptor) and put back after: a thread that meanwhile finds none sleeps
-    // until they are back, microseconds later, and one that found its own gone only stays awake.
     std::uint64_t taken = 0, one = 0;
     while (::read(wake_fd_, &one, sizeof one) == static_cast<ssize_t>(sizeof one)) ++taken;  // EFD_SEMAPHORE
     struct pollfd p = {epfd_, POLLIN, 0};
