@@ -400,86 +400,114 @@ int run_all(const options& o) {
   bool have_valgrind = ::system("valgrind --version >/dev/null 2>&1") == 0;
   fmt::print(stderr, "w3tp_bench: {} cases x {} reps; test file {}\n", cases.size(), o.reps, file_path());
   std::uint64_t t_start = now_ns();
-  for (const auto& c : cases) {
-    std::vector<std::string> argv;
-    if (c.exe.empty())
-      argv.push_back(dir + "/w3tp_bench");
-    else
-      argv.push_back(dir + "/w3tp_bench_" + c.exe);
-    if (!c.exe.empty() && ::access(argv[0].c_str(), X_OK) != 0) {
-      rows.push_back({c.workload, c.variant, c.peer, "ops_per_s", NAN, {}, "not built"});
-      continue;
-    }
-    fmt::print(stderr, "  {:<20} {:<34} {:<32}", c.workload, c.variant, c.peer);
+  // What one case gathered over its repetitions.
+  struct gathered {
+    std::vector<std::string> argv;  // empty: nothing to repeat (not built, or measured already)
     std::map<std::string, std::vector<double>> got;
     std::vector<std::string> notes;
     bool skipped = false;
-    if (c.instructions && c.peer == "w3tp io_uring") {
-      // Valgrind 3.19 keeps its global lock while a thread sleeps in io_uring_enter (liburing issue
-      // #657): an idle io_uring pool thread stops every other thread, and the run never ends.
-      fmt::print(stderr, " skipped (valgrind deadlocks on a pool thread idle in io_uring_enter)\n");
-      rows.push_back({c.workload,
-                      c.variant,
-                      c.peer,
-                      "instr_per_op",
-                      NAN,
-                      {},
-                      "skipped: valgrind 3.19 deadlocks on an idle io_uring_enter (liburing#657)"});
-      continue;
-    }
-    if (c.instructions) {
-      if (!have_valgrind) {
-        fmt::print(stderr, " skipped (no valgrind)\n");
+  };
+  // The cases of one workload, whose figures are compared with one another (peers, and 1 thread with 2),
+  // are run repetition by repetition: rep 1 of every case, then rep 2, ... A shared VM's speed drifts
+  // over seconds, and five runs of one peer followed by five of the next put that drift into the ratio
+  // between them.
+  auto same_group = [](const case_def& a, const case_def& b) { return a.workload == b.workload; };
+  for (std::size_t g = 0; g < cases.size();) {
+    std::size_t g_end = g + 1;
+    while (g_end < cases.size() && same_group(cases[g], cases[g_end])) ++g_end;
+    std::vector<gathered> acc(g_end - g);
+    for (std::size_t k = g; k < g_end; ++k) {
+      const case_def& c = cases[k];
+      gathered& a = acc[k - g];
+      std::vector<std::string> argv;
+      if (c.exe.empty())
+        argv.push_back(dir + "/w3tp_bench");
+      else
+        argv.push_back(dir + "/w3tp_bench_" + c.exe);
+      if (!c.exe.empty() && ::access(argv[0].c_str(), X_OK) != 0) {
+        a.skipped = true;
+        a.notes.push_back("not built");
         continue;
       }
-      // Two run lengths; start-up and tear-down cancel out in the difference.
-      const std::uint64_t n1 = static_cast<std::uint64_t>(c.instr_ops * std::max(o.scale, 0.25));
-      const std::uint64_t n2 = 5 * n1;
-      double tot[2];
-      for (int k = 0; k < 2; ++k) {
-        std::string outf = fmt::format("/tmp/w3tp_bench_callgrind.{}.{}.out", ::getpid(), k);
-        std::vector<std::string> a = {"valgrind", "-q", "--tool=callgrind", "--callgrind-out-file=" + outf};
-        a.insert(a.end(), argv.begin(), argv.end());
-        a.insert(a.end(), c.args.begin(), c.args.end());
-        a.push_back(with_ops(c.args, k == 0 ? n1 : n2));
-        child_out co = spawn_collect(a, 120);
-        tot[k] = co.status == 0 ? callgrind_total(outf) : NAN;
-        if (co.status == k_skip) skipped = true;
-        ::unlink(outf.c_str());
+      if (c.instructions && c.peer == "w3tp io_uring") {
+        // Valgrind 3.19 keeps its global lock while a thread sleeps in io_uring_enter (liburing issue
+        // #657): an idle io_uring pool thread stops every other thread, and the run never ends.
+        a.skipped = true;
+        a.notes.push_back("valgrind 3.19 deadlocks on an idle io_uring_enter (liburing#657)");
+        continue;
       }
-      got["instr_per_op"].push_back((tot[1] - tot[0]) / static_cast<double>(n2 - n1));
-    } else {
+      if (c.instructions) {
+        if (!have_valgrind) {
+          a.skipped = true;
+          a.notes.push_back("no valgrind");
+          continue;
+        }
+        // Two run lengths; start-up and tear-down cancel out in the difference.
+        const std::uint64_t n1 = static_cast<std::uint64_t>(c.instr_ops * std::max(o.scale, 0.25));
+        const std::uint64_t n2 = 5 * n1;
+        double tot[2];
+        for (int j = 0; j < 2; ++j) {
+          std::string outf = fmt::format("/tmp/w3tp_bench_callgrind.{}.{}.out", ::getpid(), j);
+          std::vector<std::string> va = {"valgrind", "-q", "--tool=callgrind", "--callgrind-out-file=" + outf};
+          va.insert(va.end(), argv.begin(), argv.end());
+          va.insert(va.end(), c.args.begin(), c.args.end());
+          va.push_back(with_ops(c.args, j == 0 ? n1 : n2));
+          child_out co = spawn_collect(va, 120);
+          tot[j] = co.status == 0 ? callgrind_total(outf) : NAN;
+          if (co.status == k_skip) a.skipped = true;
+          ::unlink(outf.c_str());
+        }
+        a.got["instr_per_op"].push_back((tot[1] - tot[0]) / static_cast<double>(n2 - n1));
+        continue;
+      }
       argv.insert(argv.end(), c.args.begin(), c.args.end());
-      for (int rep = 0; rep < o.reps && !skipped; ++rep) {
-        child_out co = spawn_collect(argv, 40);
-        if (co.status == k_skip) skipped = true;
-        if (co.status != 0 && co.status != k_skip) notes.push_back(fmt::format("exit {}", co.status));
-        for (auto& [m, v] : co.results) got[m].push_back(v);
+      a.argv = std::move(argv);
+    }
+    for (int rep = 0; rep < o.reps; ++rep) {
+      for (gathered& a : acc) {
+        if (a.argv.empty() || a.skipped) continue;
+        child_out co = spawn_collect(a.argv, 40);
+        if (co.status == k_skip) a.skipped = true;
+        if (co.status != 0 && co.status != k_skip) a.notes.push_back(fmt::format("exit {}", co.status));
+        for (auto& [m, v] : co.results) a.got[m].push_back(v);
         for (auto& n : co.notes)
-          if (std::find(notes.begin(), notes.end(), n) == notes.end()) notes.push_back(n);
+          if (std::find(a.notes.begin(), a.notes.end(), n) == a.notes.end()) a.notes.push_back(n);
       }
     }
-    std::string note;
-    for (auto& n : notes) note += (note.empty() ? "" : "; ") + n;
-    if (skipped) {
-      fmt::print(stderr, " skipped {}\n", note);
-      rows.push_back({c.workload, c.variant, c.peer, "ops_per_s", NAN, {}, "skipped: " + note});
-      continue;
-    }
-    std::string shown;
-    for (auto& [m, vals] : got) {
-      double med = median(vals);
-      if (m == "cached_fraction") {
-        note += fmt::format("{}page cache {:.0f}%", note.empty() ? "" : "; ", med * 100);
+    for (std::size_t k = g; k < g_end; ++k) {
+      const case_def& c = cases[k];
+      gathered& a = acc[k - g];
+      fmt::print(stderr, "  {:<20} {:<34} {:<32}", c.workload, c.variant, c.peer);
+      std::string note;
+      for (auto& n : a.notes) note += (note.empty() ? "" : "; ") + n;
+      if (a.skipped) {
+        fmt::print(stderr, " skipped ({})\n", note);
+        const bool instr = c.instructions;
+        if (!(instr && note == "no valgrind"))
+          rows.push_back({c.workload,
+                          c.variant,
+                          c.peer,
+                          instr ? "instr_per_op" : "ops_per_s",
+                          NAN,
+                          {},
+                          (note == "not built" ? "" : "skipped: ") + note});
         continue;
       }
-      rows.push_back({c.workload, c.variant, c.peer, m, med, vals, ""});
-      shown += fmt::format(" {}={}", m, fmt_value(med));
+      std::string shown;
+      for (auto& [m, vals] : a.got) {
+        double med = median(vals);
+        if (m == "cached_fraction") {
+          note += fmt::format("{}page cache {:.0f}%", note.empty() ? "" : "; ", med * 100);
+          continue;
+        }
+        rows.push_back({c.workload, c.variant, c.peer, m, med, vals, ""});
+        shown += fmt::format(" {}={}", m, fmt_value(med));
+      }
+      for (auto& r : rows)
+        if (r.workload == c.workload && r.variant == c.variant && r.peer == c.peer) r.note = note;
+      fmt::print(stderr, "{}{}\n", shown, note.empty() ? "" : "  (" + note + ")");
     }
-    for (auto& r : rows)
-      if (r.workload == c.workload && r.variant == c.variant && r.peer == c.peer) r.note = note;
-    fmt::print(stderr, "{}{}\n", shown, note.empty() ? "" : "  (" + note + ")");
-    if (c.workload == "anchors" && (&c + 1 == cases.data() + cases.size() || (&c + 1)->workload != "anchors")) {
+    if (cases[g].workload == "anchors") {
       // The ceiling's scaling, as soon as it is known: a run on a busy machine can be stopped here.
       auto rate = [&](const char* var, const char* peer) {
         const row* r = find_row(rows, "anchors", var, peer, "ops_per_s");
@@ -491,6 +519,7 @@ int run_all(const options& o) {
                      rate("file 4K rand, 1 thr", "raw liburing (ring/thr)"),
                  rate("file 4K rand, 2 thr", "pread") / rate("file 4K rand, 1 thr", "pread"));
     }
+    g = g_end;
   }
   double elapsed = static_cast<double>(now_ns() - t_start) / 1e9;
 
