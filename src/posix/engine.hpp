@@ -2,6 +2,7 @@
 // The backend (engine) interface, its compile-time check and the factories (docs/BACKENDS.md).
 #pragma once
 
+#include <atomic>
 #include <concepts>
 #include <memory>
 #include <string>
@@ -110,9 +111,12 @@ concept backend_engine = std::derived_from<E, engine> && std::is_final_v<E> &&
 // ---------------------------------------------------------------------------------------------
 // fork (src/posix/fork.cpp)
 
+// Written only by the fork handler in a child (its only thread); read on every operation's start.
+inline std::atomic<unsigned> g_fork_generation{0};
+
 /// How many fork()s this process is from the first process (0 in the original): a pool made in another
-/// generation is stale here (it belongs to an ancestor).
-unsigned fork_generation() noexcept;
+/// generation is stale here (it belongs to an ancestor). Inline: every ReadFile asks.
+inline unsigned fork_generation() noexcept { return g_fork_generation.load(std::memory_order_relaxed); }
 /// Adds a pool to / removes it from the list that a child's fork handler makes stale.
 void register_pool(pool_impl* pool);
 void unregister_pool(pool_impl* pool) noexcept;

@@ -20,8 +20,6 @@ namespace w3tp::posix {
 
 namespace {
 
-std::atomic<unsigned> g_fork_generation{0};
-
 struct registry {
   std::mutex mu;
   std::vector<pool_impl*> pools;
@@ -54,8 +52,6 @@ void in_child() {
 }
 
 }  // namespace
-
-unsigned fork_generation() noexcept { return g_fork_generation.load(std::memory_order_relaxed); }
 
 void register_pool(pool_impl* pool) {
   static std::once_flag once;

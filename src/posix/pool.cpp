@@ -216,12 +216,16 @@ worker* scheduler::current() const noexcept {
   return (w != nullptr && w->sched == this) ? w : nullptr;
 }
 
+// local_size has one writer at a time (whoever holds the worker's lock), so its updates are plain stores,
+// not read-modify-writes. The unlock that follows each (an exchange) orders it before the idle count's
+// load below, against a thread that counts itself idle and then reads local_size (work_visible).
 void scheduler::push_local(worker& w, queue_node* n) noexcept {
   unsigned size;
   {
     small_lock lock(w.lock);
     w.local.push(n);
-    size = w.local_size.fetch_add(1, std::memory_order_relaxed) + 1;
+    size = w.local_size.load(std::memory_order_relaxed) + 1;
+    w.local_size.store(size, std::memory_order_relaxed);
   }
   if (idle_.load(std::memory_order_seq_cst) == 0) return;
   if (size > 1) {
@@ -238,7 +242,8 @@ void scheduler::push_local_chain(worker& w, queue_node* first, queue_node* last,
   {
     small_lock lock(w.lock);
     w.local.push_chain(first, last);
-    size = w.local_size.fetch_add(n, std::memory_order_relaxed) + n;
+    size = w.local_size.load(std::memory_order_relaxed) + n;
+    w.local_size.store(size, std::memory_order_relaxed);
   }
   if (idle_.load(std::memory_order_seq_cst) == 0) return;
   if (size > 1)
@@ -336,7 +341,7 @@ queue_node* scheduler::steal(worker& self) noexcept {
     const unsigned size = v.local_size.load(std::memory_order_relaxed);
     queue_node *first, *last;
     const unsigned taken = v.local.pop_front(size - size / 2, first, last);
-    if (taken != 0) v.local_size.fetch_sub(taken, std::memory_order_relaxed);
+    if (taken != 0) v.local_size.store(size - taken, std::memory_order_relaxed);
     v.lock.unlock();
     if (taken == 0) continue;
     // What stays behind waits for a victim that may be blocked in a routine: another idle thread comes
@@ -347,7 +352,7 @@ queue_node* scheduler::steal(worker& self) noexcept {
       // Keep the rest here: this thread runs them next, and others may steal them from here.
       small_lock lock(self.lock);
       self.local.push_chain(first->next_, last);
-      self.local_size.fetch_add(taken - 1, std::memory_order_relaxed);
+      self.local_size.store(self.local_size.load(std::memory_order_relaxed) + taken - 1, std::memory_order_relaxed);
     }
     first->next_ = nullptr;
     return first;
