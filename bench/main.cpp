@@ -408,6 +408,8 @@ int run_all(const options& o) {
     std::map<std::string, std::vector<double>> got;
     std::vector<std::string> notes;
     bool skipped = false;
+    bool row = true;                       // a skipped case still gets its empty row, unless valgrind is missing
+    const char* row_prefix = "skipped: ";  // before the notes, in a skipped case's row
   };
   // The cases of one workload, whose figures are compared with one another (peers, and 1 thread with 2),
   // are run repetition by repetition: rep 1 of every case, then rep 2, ... A shared VM's speed drifts
@@ -428,6 +430,7 @@ int run_all(const options& o) {
         argv.push_back(dir + "/w3tp_bench_" + c.exe);
       if (!c.exe.empty() && ::access(argv[0].c_str(), X_OK) != 0) {
         a.skipped = true;
+        a.row_prefix = "";
         a.notes.push_back("not built");
         continue;
       }
@@ -441,6 +444,7 @@ int run_all(const options& o) {
       if (c.instructions) {
         if (!have_valgrind) {
           a.skipped = true;
+          a.row = false;
           a.notes.push_back("no valgrind");
           continue;
         }
@@ -484,15 +488,14 @@ int run_all(const options& o) {
       for (auto& n : a.notes) note += (note.empty() ? "" : "; ") + n;
       if (a.skipped) {
         fmt::print(stderr, " skipped ({})\n", note);
-        const bool instr = c.instructions;
-        if (!(instr && note == "no valgrind"))
+        if (a.row)
           rows.push_back({c.workload,
                           c.variant,
                           c.peer,
-                          instr ? "instr_per_op" : "ops_per_s",
+                          c.instructions ? "instr_per_op" : "ops_per_s",
                           NAN,
                           {},
-                          (note == "not built" ? "" : "skipped: ") + note});
+                          a.row_prefix + note});
         continue;
       }
       std::string shown;

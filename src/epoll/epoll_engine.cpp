@@ -229,8 +229,7 @@ class epoll_engine final : public engine {
     // IncrementThreadCount) look again every 20 ms while idle, so that they do leave.
     int n = ::epoll_wait(epfd_, events, k_max_events, !block ? 0 : (w.extra ? 20 : -1));
     if (n <= 0) return false;
-    queue_node *done_first = nullptr, *done_last = nullptr;  // the batch's completions, in order
-    unsigned done_count = 0;
+    done_chain done;  // the batch's completions, in order
     for (int i = 0; i < n; ++i) {
       std::uint64_t tag = events[i].data.u64;
       if (tag == k_tag_stop) continue;
@@ -250,33 +249,22 @@ class epoll_engine final : public engine {
       // A stale event for a handle closed since (even in this batch) finds nothing.
       handle_slot* h = acquire_handle(reinterpret_cast<HANDLE>(static_cast<std::uintptr_t>(tag)));
       if (h == nullptr) continue;
-      queue_node* first = nullptr;
-      queue_node* last = nullptr;
       {
         small_lock lock(h->lock);
         if (h->has_backend(bf_pollable) && h->fd >= 0) {
           std::uint32_t e = events[i].events;
-          if ((e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) drain(*h, read_queue(*h), first, last);
-          if ((e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) drain(*h, write_queue(*h), first, last);
+          if ((e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) drain(*h, read_queue(*h), done);
+          if ((e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) drain(*h, write_queue(*h), done);
         }
       }
       release_handle(h);
-      if (first == nullptr) continue;
-      if (done_last != nullptr)
-        done_last->next_ = first;
-      else
-        done_first = first;
-      for (queue_node* it = first; it != nullptr; it = it->next_) {
-        ++done_count;
-        done_last = it;
-      }
     }
     // The whole batch is due here, as one chain: one lock and at most one wake-up for all of it. An idle
     // thread steals half of what waits behind a routine of this thread (scheduler::run wakes one), so
     // none of it waits for a routine that blocks (API.md, behaviour 9). Before, every completion after
     // the first went to the global queue, each with its lock, its read-modify-write and its wake-up.
-    if (done_first == nullptr) return false;
-    pool_.sched().push_local_chain(w, done_first, done_last, done_count);
+    if (done.count == 0) return false;
+    pool_.sched().push_local_chain(w, done.first, done.last, done.count);
     return true;
   }
 
@@ -351,8 +339,15 @@ class epoll_engine final : public engine {
     pool_.sched().push(&op);
   }
 
-  // Finishes the operations at the head of a FIFO that no longer block; collects them in first..last.
-  void drain(handle_slot& h, slot_fifo q, queue_node*& first, queue_node*& last) noexcept {
+  /// Finished operations, linked through next_ as items due (k_item_done), oldest first.
+  struct done_chain {
+    queue_node* first = nullptr;
+    queue_node* last = nullptr;
+    unsigned count = 0;
+  };
+
+  // Finishes the operations at the head of a FIFO that no longer block; appends them to `done`.
+  void drain(handle_slot& h, slot_fifo q, done_chain& done) noexcept {
     while (!q.empty()) {
       auto& op = *static_cast<op_record*>(q.front());
       DWORD result = attempt(h, op);
@@ -361,11 +356,12 @@ class epoll_engine final : public engine {
       finish_locked(op, result);
       op.kind_ = k_item_done;
       op.next_ = nullptr;
-      if (last != nullptr)
-        last->next_ = &op;
+      if (done.last != nullptr)
+        done.last->next_ = &op;
       else
-        first = &op;
-      last = &op;
+        done.first = &op;
+      done.last = &op;
+      ++done.count;
     }
   }
 
